@@ -1,0 +1,98 @@
+"""The normalized event model: frozen, validated, discriminated by type."""
+
+from __future__ import annotations
+
+import json
+
+import pydantic
+import pytest
+
+from voiceadapters.events import (
+    END_REASONS,
+    AgentAudio,
+    EventAdapter,
+    SessionEnded,
+    ToolCall,
+    UserTranscript,
+    event_to_log,
+)
+from voiceadapters.format import AudioFormat
+
+DESIGN_TYPES = {
+    "session_started",
+    "agent_ready",
+    "session_ended",
+    "user_speech_started",
+    "user_speech_stopped",
+    "user_transcript",
+    "agent_text",
+    "agent_audio",
+    "agent_audio_done",
+    "interruption",
+    "tool_call",
+    "emotion",
+    "provider_error",
+    "unknown_message",
+}
+
+
+def test_union_covers_exactly_the_design_event_types() -> None:
+    schema = EventAdapter.json_schema()
+    types = {
+        d["properties"]["type"]["const"]
+        for d in schema["$defs"].values()
+        if "type" in d.get("properties", {})
+    }
+    assert types == DESIGN_TYPES
+
+
+def test_events_are_frozen() -> None:
+    event = UserTranscript(text="hi", final=True)
+    with pytest.raises(pydantic.ValidationError):
+        event.text = "changed"  # type: ignore[misc]
+
+
+def test_discriminated_union_builds_the_right_class() -> None:
+    event = EventAdapter.validate_python({"type": "tool_call", "call_id": "c", "name": "n"})
+    assert isinstance(event, ToolCall) and event.arguments == {}
+
+
+def test_invalid_values_are_rejected_on_construction() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        SessionEnded(reason="because")  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError):
+        UserTranscript(text="x", final=True, confidence=1.5)
+    with pytest.raises(pydantic.ValidationError):
+        UserTranscript(text="x", final=True, surprise=1)  # type: ignore[call-arg]
+
+
+def test_end_reasons_are_the_documented_set() -> None:
+    assert set(END_REASONS) == {
+        "completed",
+        "client_closed",
+        "server_shutdown",
+        "connection_lost",
+        "auth_failed",
+        "timeout",
+        "error",
+    }
+
+
+def test_agent_audio_log_line_has_byte_count_and_duration_not_bytes() -> None:
+    event = AgentAudio(pcm=b"\x01\x00" * 320, format=AudioFormat(16000), turn_id="t1")
+    line = event_to_log(event)
+    assert line == {
+        "type": "agent_audio",
+        "bytes": 640,
+        "duration_ms": 20.0,
+        "sample_rate": 16000,
+        "channels": 1,
+        "turn_id": "t1",
+    }
+    json.dumps(line)
+    assert "pcm" not in line
+
+
+def test_agent_audio_repr_is_short() -> None:
+    event = AgentAudio(pcm=bytes(48000), format=AudioFormat(24000))
+    assert "48000 bytes" in repr(event) and len(repr(event)) < 150

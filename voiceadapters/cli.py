@@ -1,0 +1,341 @@
+"""The ``voiceadapters`` command line (design §8).
+
+Subcommands: ``providers``, ``check CONFIG``, ``simulate PROVIDER``,
+``run CONFIG --input … --output …``, ``demo [PROVIDER]``.
+
+Secrets: API keys come from the provider's environment variable (or an
+``api_key`` option in the config string); ``simulate --api-key`` is the only
+flag that takes one. No command prints a key or token: configs and handshake
+steps are shown with ``***`` in their place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .audio import best_alignment, pcm_to_array, read_wav, write_wav
+from .config import parse_config, resolve_config
+from .errors import VoiceAdaptersError
+from .events import AgentAudio, AgentAudioDone, Event, event_to_log
+from .format import AudioFormat
+from .registry import registry
+
+__all__ = ["main"]
+
+#: Documented key the simulator accepts when ``--api-key`` is not given. It is
+#: public on purpose: the simulator guards nothing.
+SIMULATOR_DEFAULT_KEY = "simulator-key"
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"voiceadapters: error: {message}", file=sys.stderr)
+    return code
+
+
+# -- providers -----------------------------------------------------------------
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    providers = registry.load_all()
+    if not providers:
+        print("no providers installed (install a plugin, e.g. plugins/vatel)")
+        return 0
+    if args.json:
+        out = [
+            {
+                "name": p.name,
+                "aliases": list(p.aliases),
+                "description": p.description,
+                "transports": list(p.transports),
+                "wire_input": str(p.wire_input),
+                "wire_output": str(p.wire_output),
+                "api_key_env": p.api_key_env,
+                "capabilities": p.capabilities.model_dump(),
+                "scenarios": list(p.scenarios),
+            }
+            for p in providers.values()
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    for p in sorted(providers.values(), key=lambda p: p.name):
+        aliases = f" (aliases: {', '.join(p.aliases)})" if p.aliases else ""
+        print(f"{p.name}{aliases} — {p.description}")
+        print(f"    transports:   {', '.join(p.transports)}")
+        print(f"    audio:        in {p.wire_input}, out {p.wire_output}")
+        print(f"    api key env:  {p.api_key_env or '(none)'}")
+        print(f"    capabilities: {', '.join(p.capabilities.enabled()) or '(none)'}")
+        print(f"    scenarios:    {', '.join(p.scenarios)}")
+    return 0
+
+
+# -- check -----------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    url = parse_config(args.config)
+    provider = registry.get(url.provider)
+    config = resolve_config(url, provider)
+    print(f"provider:     {provider.name}")
+    print(f"config:       {config.to_string()}")
+    key_state = "set" if config.api_key else f"missing (set {provider.api_key_env})"
+    print(f"api key:      {key_state}")
+    print(f"capabilities: {', '.join(provider.capabilities.enabled()) or '(none)'}")
+    print(f"audio:        in {provider.wire_input}, out {provider.wire_output}")
+    if config.api_key or not provider.api_key_env:
+        codec = provider.make_codec(config)
+        print(f"first step:   {codec.handshake_step()}")
+        return 0
+    print("first step:   (needs an API key)")
+    return 1
+
+
+# -- simulate ------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    provider = registry.get(args.provider)
+    if args.scenario and args.scenario not in provider.scenarios:
+        return _fail(
+            f"{provider.name} has no scenario {args.scenario!r}; "
+            f"choose from {', '.join(provider.scenarios)}"
+        )
+    key = args.api_key or os.environ.get(provider.api_key_env or "", "") or SIMULATOR_DEFAULT_KEY
+
+    async def serve() -> None:
+        from .simulator.server import SimulatorServer
+
+        simulator = provider.make_simulator(api_key=key, scenario=args.scenario, pace=args.pace)
+        async with SimulatorServer(simulator, args.host, args.port) as server:
+            print(provider.simulator_config(args.host, server.port, simulator), flush=True)
+            if key == SIMULATOR_DEFAULT_KEY:
+                hint = (
+                    f"set {provider.api_key_env}={SIMULATOR_DEFAULT_KEY} (the public simulator key)"
+                )
+            else:
+                hint = f"use the key you chose, in {provider.api_key_env or 'api_key=…'}"
+            print(
+                f"{provider.name} simulator on {args.host}:{server.port} "
+                f"(scenario {args.scenario or provider.scenarios[0]}); {hint}. Ctrl-C stops it.",
+                file=sys.stderr,
+                flush=True,
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+
+    asyncio.run(serve())
+    return 0
+
+
+# -- run / demo ---------------------------------------------------------------------
+
+
+class _Printer:
+    """Prints events as they arrive; agent audio as one line per turn."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._turn_audio: dict[str | None, list[float]] = {}
+
+    def __call__(self, stamp: float, event: Event) -> None:
+        if isinstance(event, AgentAudio):
+            seen = self._turn_audio.setdefault(event.turn_id, [0, 0.0])
+            if seen[0] == 0:
+                print(
+                    f"{stamp:7.2f}s  agent_audio        turn_id={event.turn_id} (streaming…)",
+                    file=self.out,
+                )
+            seen[0] += 1
+            seen[1] += event.duration
+            return
+        data = event_to_log(event)
+        data.pop("type")
+        detail = " ".join(f"{k}={v!r}" for k, v in data.items() if v is not None)
+        if isinstance(event, AgentAudioDone):
+            count, seconds = self._turn_audio.get(event.turn_id, [0, 0.0])
+            detail += f" ({int(count)} frames, {seconds:.2f} s of audio)"
+        print(f"{stamp:7.2f}s  {event.type:<18} {detail}".rstrip(), file=self.out, flush=True)
+
+
+async def _run(
+    config: str,
+    pcm: bytes,
+    fmt: AudioFormat,
+    *,
+    realtime: bool,
+    api_key: str | None,
+    events_path: Path | None,
+    printer: _Printer | None,
+) -> Any:
+    from .runner import stream_recording
+    from .session import connect
+
+    session = await connect(config, api_key=api_key, input_format=fmt, output_format=fmt)
+    result = await stream_recording(session, pcm, realtime=realtime, on_event=printer)
+    if events_path is not None:
+        with events_path.open("w", encoding="utf-8") as f:
+            for stamp, event in result.events:
+                line = event_to_log(event)
+                line["t"] = round(stamp, 4)
+                f.write(json.dumps(line) + "\n")
+    return result
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    pcm, fmt = read_wav(args.input)
+    result = asyncio.run(
+        _run(
+            args.config,
+            pcm,
+            fmt,
+            realtime=not args.fast,
+            api_key=None,
+            events_path=Path(args.events) if args.events else None,
+            printer=_Printer(sys.stdout),
+        )
+    )
+    write_wav(args.output, bytes(result.agent_audio), fmt)
+    print(f"wrote {args.output} ({fmt.duration(len(result.agent_audio)):.2f} s of agent audio)")
+    if result.ended is not None and result.ended.reason not in ("completed", "client_closed"):
+        return 1
+    return 0
+
+
+def _sample() -> tuple[bytes, AudioFormat]:
+    ref = resources.files("voiceadapters") / "_data" / "speech_16k.wav"
+    with resources.as_file(ref) as path:
+        return read_wav(path)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    provider = registry.get(args.provider)
+    pcm, fmt = _sample()
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wav_path = out_dir / f"demo-{provider.name}-agent.wav"
+    events_path = out_dir / f"demo-{provider.name}-events.jsonl"
+    key = secrets.token_urlsafe(24)  # a fresh key per run; never printed
+
+    async def demo() -> Any:
+        from .simulator.server import SimulatorServer
+
+        simulator = provider.make_simulator(
+            api_key=key, scenario="echo", pace=0 if args.fast else 1.0
+        )
+        async with SimulatorServer(simulator, "127.0.0.1", 0) as server:
+            config = provider.simulator_config("127.0.0.1", server.port, simulator)
+            print(f"demo: {provider.name} simulator on 127.0.0.1:{server.port}")
+            print(f"demo: config {config}")
+            pace = "as fast as possible" if args.fast else "in real time"
+            print(
+                f"demo: streaming a {fmt.duration(len(pcm)):.2f} s speech sample "
+                f"({fmt}) {pace}; the echo agent speaks it back\n"
+            )
+            return await _run(
+                config,
+                pcm,
+                fmt,
+                realtime=not args.fast,
+                api_key=key,
+                events_path=events_path,
+                printer=_Printer(sys.stdout),
+            )
+
+    result = asyncio.run(demo())
+    write_wav(wav_path, bytes(result.agent_audio), fmt)
+    agent = pcm_to_array(bytes(result.agent_audio))
+    print()
+    print(
+        f"demo: wrote {wav_path} ({fmt.duration(len(result.agent_audio)):.2f} s) and {events_path}"
+    )
+    if agent.size == 0:
+        return _fail("the agent sent no audio", 1)
+    lag, ncc = best_alignment(pcm_to_array(pcm), agent)
+    print(
+        f"demo: echo fidelity: normalized cross-correlation {ncc:.3f} with the input "
+        f"(agent audio starts {lag / fmt.sample_rate * 1000:+.0f} ms into the sample)"
+    )
+    ended = result.ended
+    if ended is None or ended.reason not in ("completed", "client_closed"):
+        return _fail(f"session ended abnormally: {ended}", 1)
+    return 0
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voiceadapters",
+        description="Provider-agnostic voice-agent sessions: one event model, many protocols.",
+    )
+    parser.add_argument("--version", action="version", version=f"voiceadapters {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("providers", help="list installed providers and their capabilities")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_providers)
+
+    p = sub.add_parser("check", help="validate a config string and show its handshake (no network)")
+    p.add_argument("config", metavar="CONFIG", help="config string, e.g. 'vatel://?agent_id=…'")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("simulate", help="serve a provider simulator on loopback until interrupted")
+    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 (default): any free port")
+    p.add_argument(
+        "--api-key",
+        help=f"key the simulator accepts (default: the provider's env var, else {SIMULATOR_DEFAULT_KEY!r})",
+    )
+    p.add_argument("--scenario", help="agent behaviour (see `voiceadapters providers`)")
+    p.add_argument(
+        "--pace", type=float, default=1.0, help="agent audio pacing, 1 = real time, 0 = burst"
+    )
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("run", help="stream a WAV file through a session; write the agent's audio")
+    p.add_argument("config", metavar="CONFIG")
+    p.add_argument("--input", required=True, help="16-bit PCM WAV to send as the microphone")
+    p.add_argument("--output", required=True, help="WAV to write the agent's audio to")
+    p.add_argument("--events", help="write events as JSON lines to this file")
+    p.add_argument("--fast", action="store_true", help="send faster than real time")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="zero-setup demo: a simulator and a session in one process")
+    p.add_argument("provider", nargs="?", default="vatel", metavar="PROVIDER")
+    p.add_argument("--output-dir", default="demo-output", help="where to write the WAV and events")
+    p.add_argument("--fast", action="store_true", help="stream faster than real time")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except VoiceAdaptersError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The codec contract: one provider's wire protocol, with no I/O.
+
+A codec is a pure state machine (design §2, after websockets' ``protocol.py``
+and aioquic's timers). It never touches a socket, an event loop or a clock.
+
+Inputs only change its state:
+
+* :meth:`Codec.handshake_step` / :meth:`Codec.receive_http_response` /
+  :meth:`Codec.connection_opened` — the handshake, as data
+  (:mod:`voiceadapters.handshake`);
+* :meth:`Codec.receive_frame` — one WebSocket message from the provider;
+* :meth:`Codec.receive_closed` — the connection closed (with a code or not);
+* :meth:`Codec.send` — a :mod:`command <voiceadapters.commands>` from the app;
+* :meth:`Codec.handle_timer` — time passed; ``now`` comes from the caller.
+
+After **every** input the caller drains both outputs:
+
+* :meth:`Codec.frames_to_send` — messages (and at most one
+  :class:`~voiceadapters.handshake.CloseFrame`) to put on the wire;
+* :meth:`Codec.events_received` — normalized :mod:`events <voiceadapters.events>`.
+
+Audio crosses the codec in the plugin's *wire* formats: ``SendAudio.pcm`` is
+already converted to :attr:`Codec.wire_input`; ``AgentAudio`` events leave the
+codec in the format the provider sent (normally :attr:`Codec.wire_output`) and
+the session converts them to the application's format.
+
+Peer misbehaviour never raises: malformed input becomes ``provider_error``,
+unmapped input ``unknown_message``. Only the caller's misuse raises (a command
+after the end, a command the provider lacks).
+
+Subclasses implement ``_on_frame``, ``_on_command`` and the handshake methods,
+and use the ``_emit``/``_send``/``_end`` helpers. The helpers keep the end of a
+session exactly-once: ``session_ended`` is always the last event.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from .capabilities import Capabilities
+from .commands import COMMAND_CAPABILITY, Close, Command
+from .errors import SessionClosedError, UnsupportedCommandError
+from .events import EndReason, Event, ProviderError, SessionEnded, UnknownMessage
+from .format import AudioFormat
+from .handshake import CloseFrame, Frame, HttpRequest, HttpResponse, OutFrame, WebSocketRequest
+
+__all__ = ["Codec", "HandshakeStep", "default_close_reason"]
+
+HandshakeStep = HttpRequest | WebSocketRequest | None
+
+
+def default_close_reason(code: int | None, *, client_closing: bool) -> EndReason:
+    """Normalized end reason for a WebSocket close code (RFC 6455 §7.4.1).
+
+    ``None`` (no close frame: TCP reset, EOF) and 1006 mean the connection was
+    lost. 1000 is a normal close: ``client_closed`` if we asked for it, else
+    ``completed``. 1001 (going away) and 1012 (service restart) are a server
+    shutting down. 1008/3000/4001..4003-style policy codes are left to codecs.
+    """
+    if client_closing and code in (1000, 1001, 1005, None):
+        return "client_closed"
+    if code is None or code == 1006:
+        return "connection_lost"
+    if code in (1000, 1005):
+        return "completed"
+    if code in (1001, 1012, 1013):
+        return "server_shutdown"
+    if code == 1008:
+        return "auth_failed"
+    return "error"
+
+
+class Codec(ABC):
+    """Base class of every provider codec. See the module docstring."""
+
+    #: Provider name (as in config strings); set by subclasses.
+    provider: ClassVar[str] = "?"
+    #: What the protocol can carry.
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Audio format the provider expects from the client.
+    wire_input: ClassVar[AudioFormat] = AudioFormat(16000)
+    #: Audio format the provider normally sends.
+    wire_output: ClassVar[AudioFormat] = AudioFormat(16000)
+
+    def __init__(self) -> None:
+        self._out: list[OutFrame] = []
+        self._events: list[Event] = []
+        self._ended = False
+        self._client_closing = False
+        self._close_sent = False
+
+    # -- outputs ---------------------------------------------------------
+
+    def frames_to_send(self) -> list[OutFrame]:
+        """Messages to put on the wire, in order; drains the queue."""
+        out, self._out = self._out, []
+        return out
+
+    def events_received(self) -> list[Event]:
+        """Normalized events produced since the last call; drains the queue."""
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def ended(self) -> bool:
+        """True once ``session_ended`` was emitted; no input changes anything after."""
+        return self._ended
+
+    @property
+    def closing(self) -> bool:
+        """True once the client asked to close."""
+        return self._client_closing
+
+    # -- handshake -------------------------------------------------------
+
+    @abstractmethod
+    def handshake_step(self) -> HandshakeStep:
+        """The next handshake step, or ``None`` when the WebSocket is open and
+        the handshake is done. Calling it again without feeding a result
+        returns the same step."""
+
+    def receive_http_response(self, response: HttpResponse) -> None:
+        """Feed the response to the pending :class:`HttpRequest` step.
+
+        Raises :class:`~voiceadapters.errors.TokenRequestError` (or its
+        subclass :class:`~voiceadapters.errors.AuthenticationError`) when the
+        response means the session cannot be established.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no HTTP handshake step")
+
+    @abstractmethod
+    def connection_opened(self) -> None:
+        """The WebSocket of the :class:`WebSocketRequest` step is open.
+
+        First messages (an auth message, session settings) are queued here.
+        """
+
+    # -- steady state ----------------------------------------------------
+
+    def receive_frame(self, frame: Frame) -> None:
+        """Feed one WebSocket message received from the provider."""
+        if self._ended:
+            return
+        self._on_frame(frame)
+
+    def receive_closed(self, code: int | None, reason: str = "") -> None:
+        """The connection closed. ``code`` is the close code, ``None`` if the
+        connection dropped without a close frame."""
+        if self._ended:
+            return
+        self._on_closed(code, reason)
+
+    def send(self, command: Command) -> None:
+        """Feed a command from the application.
+
+        Raises :class:`~voiceadapters.errors.SessionClosedError` after the end
+        and :class:`~voiceadapters.errors.UnsupportedCommandError` for a
+        command whose capability this provider lacks.
+        """
+        if self._ended:
+            raise SessionClosedError(f"{self.provider} session has ended")
+        capability = COMMAND_CAPABILITY.get(command.type)
+        if capability is not None and not getattr(self.capabilities, capability):
+            raise UnsupportedCommandError(self.provider, capability, command.type)
+        if isinstance(command, Close):
+            if not self._client_closing:
+                self._client_closing = True
+                self._on_close_requested()
+            return
+        if self._client_closing:
+            raise SessionClosedError(f"{self.provider} session is closing")
+        self._on_command(command)
+
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` next wants to run (same clock as ``now``)."""
+        return None
+
+    def handle_timer(self, now: float) -> None:  # noqa: B027
+        """Time is now ``now`` (seconds, monotonic, from the caller's clock)."""
+
+    # -- hooks for subclasses ----------------------------------------------
+
+    @abstractmethod
+    def _on_frame(self, frame: Frame) -> None: ...
+
+    @abstractmethod
+    def _on_command(self, command: Command) -> None: ...
+
+    def _on_close_requested(self) -> None:
+        """The application closed. Default: a normal WebSocket close (1000)."""
+        self._send(CloseFrame(1000, "client closed"))
+
+    def _on_closed(self, code: int | None, reason: str) -> None:
+        """Map a close to ``session_ended``. Override for provider close codes."""
+        self._end(
+            default_close_reason(code, client_closing=self._client_closing),
+            provider_reason=reason or None,
+            close_code=code,
+        )
+
+    # -- helpers for subclasses --------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if not self._ended:
+            self._events.append(event)
+
+    def _send(self, frame: OutFrame) -> None:
+        if self._close_sent:
+            return
+        if isinstance(frame, CloseFrame):
+            self._close_sent = True
+        self._out.append(frame)
+
+    def _send_json(self, message: dict[str, Any]) -> None:
+        self._send(json.dumps(message, separators=(",", ":")))
+
+    def _end(
+        self,
+        reason: EndReason,
+        *,
+        provider_reason: str | None = None,
+        close_code: int | None = None,
+        close: CloseFrame | None = None,
+    ) -> None:
+        """Emit ``session_ended`` (once) and optionally close the socket."""
+        if self._ended:
+            return
+        self._events.append(
+            SessionEnded(reason=reason, provider_reason=provider_reason, close_code=close_code)
+        )
+        self._ended = True
+        if close is not None:
+            self._send(close)
+
+    def _error(self, code: str, message: str, *, fatal: bool = False) -> None:
+        self._emit(ProviderError(code=code, message=message, fatal=fatal))
+
+    def _unknown(self, raw: Any) -> None:
+        self._emit(UnknownMessage(raw=raw))
+
+    def _parse_json_object(self, frame: Frame) -> dict[str, Any] | None:
+        """Decode a text frame as a JSON object, or report ``provider_error`` and
+        return ``None`` (binary frame, invalid UTF-8 or JSON, not an object)."""
+        if isinstance(frame, bytes):
+            try:
+                frame = frame.decode("utf-8")
+            except UnicodeDecodeError:
+                self._error("malformed_frame", f"binary frame of {len(frame)} bytes is not UTF-8")
+                return None
+        try:
+            message = json.loads(frame)
+        except ValueError as exc:
+            self._error("malformed_json", f"frame is not JSON ({exc}): {frame[:120]!r}")
+            return None
+        if not isinstance(message, dict):
+            self._error("malformed_message", f"JSON frame is not an object: {frame[:120]!r}")
+            return None
+        return message

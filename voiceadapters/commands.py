@@ -1,0 +1,91 @@
+"""Commands: what an application asks of a session, as frozen values.
+
+:class:`voiceadapters.Session` builds these from its methods and hands them to
+the plugin's codec (``codec.send(command)``). At the codec, ``SendAudio.pcm``
+is already in the plugin's *wire* input format: the session converts the
+application's audio before it gets there.
+
+Which commands a provider can carry is declared in its capabilities
+(:mod:`voiceadapters.capabilities`); :data:`COMMAND_CAPABILITY` says which
+capability each optional command needs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "COMMAND_CAPABILITY",
+    "Close",
+    "Command",
+    "CommandAdapter",
+    "Interrupt",
+    "SendAudio",
+    "SendText",
+    "SendToolResult",
+]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SendAudio(_Command):
+    """Microphone audio, raw PCM in the wire input format of the plugin."""
+
+    type: Literal["send_audio"] = "send_audio"
+    pcm: bytes
+
+    def __repr__(self) -> str:
+        return f"SendAudio(pcm=<{len(self.pcm)} bytes>)"
+
+
+class SendToolResult(_Command):
+    """The result of a ``tool_call``. ``output`` is sent as a string; use
+    :meth:`from_value` to JSON-encode a structured result."""
+
+    type: Literal["send_tool_result"] = "send_tool_result"
+    call_id: str
+    output: str
+
+    @classmethod
+    def from_value(cls, call_id: str, output: Any) -> SendToolResult:
+        text = output if isinstance(output, str) else json.dumps(output, separators=(",", ":"))
+        return cls(call_id=call_id, output=text)
+
+
+class SendText(_Command):
+    """User text injected into the conversation instead of speech."""
+
+    type: Literal["send_text"] = "send_text"
+    text: str
+
+
+class Interrupt(_Command):
+    """Ask the agent to stop speaking now."""
+
+    type: Literal["interrupt"] = "interrupt"
+
+
+class Close(_Command):
+    """End the session from the client side."""
+
+    type: Literal["close"] = "close"
+
+
+Command = Annotated[
+    SendAudio | SendToolResult | SendText | Interrupt | Close,
+    Field(discriminator="type"),
+]
+CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
+
+#: Capability (in :class:`~voiceadapters.capabilities.Capabilities`) that each
+#: optional command requires. ``send_audio`` and ``close`` need none.
+COMMAND_CAPABILITY: dict[str, str] = {
+    "send_tool_result": "tool_calls",
+    "send_text": "text_input",
+    "interrupt": "client_interrupt",
+}

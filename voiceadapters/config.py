@@ -1,0 +1,287 @@
+"""Config strings: ``provider[+transport]://[host[:port]][/path][?option=value&…]``.
+
+Parsing happens in two steps, like SQLAlchemy's ``make_url`` then dialect
+creation:
+
+1. :func:`parse_config` splits the string into a :class:`ConfigURL` with no
+   knowledge of any plugin (syntax errors surface here);
+2. :func:`resolve_config` applies a provider's defaults (host, port, TLS, path),
+   validates the options against the provider's pydantic option schema, and
+   finds the API key (keyword argument, ``api_key`` option, or the provider's
+   environment variable, in that order). The result is a frozen
+   :class:`ProviderConfig`.
+
+Security rules (design §4):
+
+* TLS is on by default. ``tls=false`` turns it off only for loopback hosts
+  (``127.0.0.0/8``, ``::1``, ``localhost``); anywhere else it also needs
+  ``allow_insecure=true``.
+* The API key is a :class:`~voiceadapters.secrets.Secret`: no ``repr``,
+  ``str`` or :meth:`ProviderConfig.to_string` ever shows it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError
+from .secrets import MASK, Secret
+
+if TYPE_CHECKING:
+    from .plugin import Provider
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "ConfigURL",
+    "ProviderConfig",
+    "is_loopback",
+    "parse_bool",
+    "parse_config",
+    "resolve_config",
+]
+
+#: Options every provider understands (the rest belong to the provider's schema).
+COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key"})
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(name: str, value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"option {name!r} must be true or false, not {value!r}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ConfigURL(BaseModel):
+    """A config string split into parts, before any provider is consulted.
+
+    ``options`` never holds the API key: an ``api_key`` option is moved to
+    ``api_key`` as a :class:`~voiceadapters.secrets.Secret`.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    provider: str
+    transport: str | None = None
+    host: str | None = None
+    port: int | None = None
+    path: str = ""
+    options: dict[str, str] = {}
+    api_key: Secret | None = None
+
+    def __repr__(self) -> str:
+        return f"ConfigURL({self.render()!r})"
+
+    def render(self) -> str:
+        """The string form, with any API key masked."""
+        scheme = self.provider + (f"+{self.transport}" if self.transport else "")
+        netloc = self.host or ""
+        if self.port is not None:
+            netloc += f":{self.port}"
+        query = [f"{k}={quote(v, safe='')}" for k, v in self.options.items()]
+        if self.api_key is not None:
+            query.append(f"api_key={MASK}")
+        q = ("?" + "&".join(query)) if query else ""
+        return f"{scheme}://{netloc}{self.path}{q}"
+
+    __str__ = render
+
+
+def parse_config(config: str) -> ConfigURL:
+    """Split ``config`` into a :class:`ConfigURL`. Raises :class:`ConfigError`.
+
+    Error messages quote the string with any ``api_key`` value masked.
+    """
+    if not isinstance(config, str):
+        raise ConfigError(f"a config string is a str, not {type(config).__name__}")
+    if "://" not in config:
+        raise ConfigError(
+            f"config string {_mask_string(config)!r} has no '://'; expected "
+            "'provider[+transport]://[host[:port]][/path][?option=value&…]', "
+            "for example 'vatel://?agent_id=…'"
+        )
+    scheme, _, _rest = config.partition("://")
+    provider, _, transport = scheme.partition("+")
+    if not provider:
+        raise ConfigError(f"config string {_mask_string(config)!r} names no provider")
+    try:
+        parts = urlsplit(config.replace(scheme, "x", 1))
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"config string {_mask_string(config)!r}: {exc}") from None
+    options: dict[str, str] = {}
+    api_key: Secret | None = None
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in options or (key == "api_key" and api_key is not None):
+            raise ConfigError(f"option {key!r} is given twice")
+        if key == "api_key":
+            api_key = Secret(value)
+        else:
+            options[key] = value
+    return ConfigURL(
+        provider=provider.lower(),
+        transport=transport.lower() or None,
+        host=parts.hostname,
+        port=port,
+        path=parts.path,
+        options=options,
+        api_key=api_key,
+    )
+
+
+def _mask_string(config: str) -> str:
+    """``config`` with the value of any ``api_key`` option replaced by ``***``."""
+    head, sep, query = config.partition("?")
+    if not sep:
+        return config
+    pairs = []
+    for pair in query.split("&"):
+        key, eq, _value = pair.partition("=")
+        pairs.append(f"{key}={MASK}" if key == "api_key" and eq else pair)
+    return head + "?" + "&".join(pairs)
+
+
+class ProviderConfig(BaseModel):
+    """A resolved, validated config for one provider. Immutable; secrets masked.
+
+    ``options`` is the provider's option model instance (validated pydantic).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    provider: str
+    transport: str
+    host: str
+    port: int
+    path: str
+    tls: bool
+    options: BaseModel
+    api_key: Secret | None = None
+
+    @property
+    def http_base(self) -> str:
+        """``https://host[:port]`` (no trailing slash; ``http`` when TLS is off)."""
+        return self._base("https" if self.tls else "http")
+
+    @property
+    def ws_base(self) -> str:
+        """``wss://host[:port]`` (``ws`` when TLS is off)."""
+        return self._base("wss" if self.tls else "ws")
+
+    def _base(self, scheme: str) -> str:
+        default = 443 if self.tls else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self.port == default else f":{self.port}"
+        return f"{scheme}://{host}{port}{self.path.rstrip('/')}"
+
+    def require_api_key(self, env_var: str) -> Secret:
+        if not self.api_key:
+            raise ConfigError(
+                f"{self.provider}: no API key; pass api_key=… to connect(), or set {env_var}"
+            )
+        return self.api_key
+
+    def to_string(self) -> str:
+        """The config as a string, secrets masked, options that differ from defaults."""
+        opts = self.options.model_dump(exclude_defaults=True, mode="json")
+        query = [f"{k}={quote(str(v), safe='')}" for k, v in opts.items()]
+        if not self.tls:
+            query.insert(0, "tls=false")
+        if self.api_key is not None:
+            query.append(f"api_key={MASK}")
+        scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
+        q = ("?" + "&".join(query)) if query else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}{self.path}{q}"
+
+    def __repr__(self) -> str:
+        return f"ProviderConfig({self.to_string()!r})"
+
+    __str__ = to_string
+
+
+def resolve_config(
+    url: ConfigURL,
+    provider: Provider,
+    *,
+    api_key: str | Secret | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> ProviderConfig:
+    """Apply ``provider``'s defaults and option schema to ``url``.
+
+    Keyword ``options`` override options in the string. Raises
+    :class:`ConfigError` naming the offending option (never its secret value).
+    """
+    env = os.environ if environ is None else environ
+    merged: dict[str, Any] = dict(url.options)
+    merged.update(options)
+    transport = url.transport or provider.transports[0]
+    if transport not in provider.transports:
+        raise ConfigError(
+            f"{provider.name}: transport {transport!r} is not supported; "
+            f"choose one of {', '.join(provider.transports)}"
+        )
+    tls = parse_bool("tls", merged.pop("tls", True))
+    allow_insecure = parse_bool("allow_insecure", merged.pop("allow_insecure", False))
+    host = url.host or provider.default_host
+    if not tls and not is_loopback(host) and not allow_insecure:
+        raise ConfigError(
+            f"{provider.name}: plain (unencrypted) ws:// and http:// are only allowed to "
+            f"loopback hosts; {host!r} is not one. Remove tls=false, or add "
+            "allow_insecure=true if you really mean to send credentials in clear text."
+        )
+    port = url.port if url.port is not None else (provider.default_port or (443 if tls else 80))
+    key: Secret | None
+    if api_key is not None:
+        key = Secret(api_key)
+    elif url.api_key is not None:
+        key = url.api_key
+    elif provider.api_key_env and env.get(provider.api_key_env):
+        key = Secret(env[provider.api_key_env])
+    else:
+        key = None
+    try:
+        opts = provider.options_model.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        known = ", ".join(sorted(provider.options_model.model_fields) + sorted(COMMON_OPTIONS))
+        raise ConfigError(
+            f"{provider.name}: invalid options ({problems}); known options: {known}"
+        ) from None
+    return ProviderConfig(
+        provider=provider.name,
+        transport=transport,
+        host=host,
+        port=port,
+        path=url.path or provider.default_path,
+        tls=tls,
+        options=opts,
+        api_key=key,
+    )

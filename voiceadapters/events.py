@@ -1,0 +1,243 @@
+"""The normalized event model: what every provider's session produces.
+
+Each event is a frozen pydantic v2 model whose ``type`` literal is its name on
+the wire of the normalized model (design §3). :data:`Event` is the
+discriminated union of them all, so ``EventAdapter.validate_python({"type":
+"agent_text", ...})`` builds the right class.
+
+Events are valid on construction and immutable afterwards. A provider's
+peculiarities never leak into them: they are mapped by the plugin's codec;
+whatever a codec cannot map arrives as :class:`UnknownMessage`, and whatever
+is malformed as :class:`ProviderError` — never as an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .format import AudioFormat
+
+__all__ = [
+    "END_REASONS",
+    "AgentAudio",
+    "AgentAudioDone",
+    "AgentReady",
+    "AgentText",
+    "Emotion",
+    "EndReason",
+    "Event",
+    "EventAdapter",
+    "Interruption",
+    "ProviderError",
+    "SessionEnded",
+    "SessionStarted",
+    "ToolCall",
+    "UnknownMessage",
+    "UserSpeechStarted",
+    "UserSpeechStopped",
+    "UserTranscript",
+    "event_to_log",
+]
+
+EndReason = Literal[
+    "completed",
+    "client_closed",
+    "server_shutdown",
+    "connection_lost",
+    "auth_failed",
+    "timeout",
+    "error",
+]
+#: The normalized ``session_ended.reason`` values, in documentation order.
+END_REASONS: tuple[str, ...] = EndReason.__args__  # type: ignore[attr-defined]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SessionStarted(_Event):
+    """The provider accepted the session. ``session_id`` is the provider's id for it."""
+
+    type: Literal["session_started"] = "session_started"
+    session_id: str | None = None
+
+
+class AgentReady(_Event):
+    """The agent is listening (a separate step in some protocols)."""
+
+    type: Literal["agent_ready"] = "agent_ready"
+
+
+class SessionEnded(_Event):
+    """The session is over; always the last event.
+
+    ``reason`` is normalized; ``provider_reason`` is the provider's own words
+    (a reason string or error code) when it gave any; ``close_code`` is the
+    WebSocket close code when the connection closed with one.
+    """
+
+    type: Literal["session_ended"] = "session_ended"
+    reason: EndReason
+    provider_reason: str | None = None
+    close_code: int | None = None
+
+
+class UserSpeechStarted(_Event):
+    """The provider detected the user starting to speak.
+
+    ``emulated`` is true when the provider synthesised the start (for example
+    because a transcript arrived without voice activity detection firing).
+    """
+
+    type: Literal["user_speech_started"] = "user_speech_started"
+    emulated: bool = False
+
+
+class UserSpeechStopped(_Event):
+    type: Literal["user_speech_stopped"] = "user_speech_stopped"
+
+
+class UserTranscript(_Event):
+    """Speech-to-text of the user. Interim results have ``final=False`` and are
+    replaced (not extended) by the next result of the same utterance."""
+
+    type: Literal["user_transcript"] = "user_transcript"
+    text: str
+    final: bool
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    turn_id: str | None = None
+
+
+class AgentText(_Event):
+    """Agent text. ``text`` is the whole text of the turn so far; ``delta`` what
+    this event added to the previous ``text`` of the same turn (equal to
+    ``text`` when the provider replaced rather than extended it)."""
+
+    type: Literal["agent_text"] = "agent_text"
+    text: str
+    delta: str
+    final: bool
+    turn_id: str | None = None
+
+
+class AgentAudio(_Event):
+    """Agent speech as raw PCM in the application's output format."""
+
+    type: Literal["agent_audio"] = "agent_audio"
+    pcm: bytes
+    format: AudioFormat
+    turn_id: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio in this event."""
+        return self.format.duration(len(self.pcm))
+
+    def __repr__(self) -> str:
+        # 20 ms of PCM as a bytes repr is noise in logs and tracebacks.
+        return (
+            f"AgentAudio(pcm=<{len(self.pcm)} bytes, {self.duration * 1000:.1f} ms>, "
+            f"format={self.format!r}, turn_id={self.turn_id!r})"
+        )
+
+
+class AgentAudioDone(_Event):
+    """The agent finished speaking turn ``turn_id``: no more audio follows for it."""
+
+    type: Literal["agent_audio_done"] = "agent_audio_done"
+    turn_id: str | None = None
+
+
+class Interruption(_Event):
+    """The user barged in. No further ``agent_audio`` of ``turn_id`` is delivered;
+    audio of that turn already queued but not yet read is discarded."""
+
+    type: Literal["interruption"] = "interruption"
+    turn_id: str | None = None
+
+
+class ToolCall(_Event):
+    """The agent asks the application to run a tool; answer with
+    :meth:`Session.send_tool_result` and the same ``call_id``."""
+
+    type: Literal["tool_call"] = "tool_call"
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Emotion(_Event):
+    """Emotion scores (label → 0..1) detected in the user's voice or text."""
+
+    type: Literal["emotion"] = "emotion"
+    scores: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]]
+    source: str | None = None
+
+
+class ProviderError(_Event):
+    """The provider reported an error, or sent something malformed.
+
+    ``fatal`` errors are followed by ``session_ended``; others leave the
+    session running.
+    """
+
+    type: Literal["provider_error"] = "provider_error"
+    code: str
+    message: str
+    fatal: bool = False
+
+
+class UnknownMessage(_Event):
+    """A well-formed provider message the plugin does not map. ``raw`` is the
+    decoded JSON object when the frame was JSON, else the frame text."""
+
+    type: Literal["unknown_message"] = "unknown_message"
+    raw: Any
+
+
+Event = Annotated[
+    SessionStarted
+    | AgentReady
+    | SessionEnded
+    | UserSpeechStarted
+    | UserSpeechStopped
+    | UserTranscript
+    | AgentText
+    | AgentAudio
+    | AgentAudioDone
+    | Interruption
+    | ToolCall
+    | Emotion
+    | ProviderError
+    | UnknownMessage,
+    Field(discriminator="type"),
+]
+"""Any normalized event; discriminated by ``type``."""
+
+#: Validates a dict (or JSON) into the right event class.
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_to_log(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict of ``event`` for event logs.
+
+    ``agent_audio`` carries ``bytes`` (byte count) and ``duration_ms`` instead
+    of the audio itself; everything else is the event's fields as they are.
+    """
+    if isinstance(event, AgentAudio):
+        return {
+            "type": event.type,
+            "bytes": len(event.pcm),
+            "duration_ms": round(event.duration * 1000, 3),
+            "sample_rate": event.format.sample_rate,
+            "channels": event.format.channels,
+            "turn_id": event.turn_id,
+        }
+    data = event.model_dump(mode="json")
+    if isinstance(event, UnknownMessage) and isinstance(event.raw, bytes):
+        data["raw"] = base64.b64encode(event.raw).decode("ascii")
+    return data

@@ -1,0 +1,161 @@
+"""The handshake as data: frozen descriptions of each authorisation step.
+
+A codec never opens a socket. It *describes* the next step of its handshake —
+an HTTP token request, or the WebSocket to open — as one of the values below;
+the driver executes it and feeds the result back. Tests assert on these
+values without any network (design §2, after websockets' ``ClientProtocol.connect``).
+
+Secrets (API keys, tokens) inside headers and query strings are
+:class:`~voiceadapters.secrets.Secret` values: every ``repr``/``str`` of a
+request shows ``***`` in their place, and only :meth:`HttpRequest.reveal_url`,
+:meth:`WebSocketRequest.reveal_url` and :meth:`reveal_headers` — called by the
+driver when bytes go on the wire — produce the real text.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from .secrets import MASK, Secret, reveal
+
+__all__ = [
+    "CloseFrame",
+    "Frame",
+    "HttpRequest",
+    "HttpResponse",
+    "OutFrame",
+    "Params",
+    "WebSocketRequest",
+    "build_url",
+]
+
+#: Query parameters or headers: ordered pairs whose values may be secret.
+Params = tuple[tuple[str, "str | Secret"], ...]
+
+
+def _encode_query(query: Params, *, masked: bool) -> str:
+    parts = []
+    for key, value in query:
+        text = MASK if (masked and isinstance(value, Secret)) else reveal(value)
+        parts.append(f"{quote(key, safe='')}={quote(text, safe='') if text != MASK else MASK}")
+    return "&".join(parts)
+
+
+def build_url(base: str, query: Params, *, masked: bool = True) -> str:
+    """``base`` plus the query string; secret values are ``***`` unless ``masked=False``."""
+    if not query:
+        return base
+    sep = "&" if urlsplit(base).query else "?"
+    return f"{base}{sep}{_encode_query(query, masked=masked)}"
+
+
+def _masked_params(params: Params) -> dict[str, str]:
+    return {k: (MASK if isinstance(v, Secret) else v) for k, v in params}
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """An HTTP request the driver should make (for example a token request).
+
+    ``url`` holds no secret; secret query parameters live in ``query`` and
+    secret headers in ``headers``. ``json`` is the JSON body (``None``: no body).
+    """
+
+    method: str
+    url: str
+    headers: Params = ()
+    query: Params = ()
+    json: Any = None
+    timeout: float = 10.0
+
+    def reveal_url(self) -> str:
+        return build_url(self.url, self.query, masked=False)
+
+    def reveal_headers(self) -> dict[str, str]:
+        return {k: reveal(v) for k, v in self.headers}
+
+    def body(self) -> bytes | None:
+        return None if self.json is None else _json.dumps(self.json).encode()
+
+    def describe(self) -> str:
+        """One line, secrets masked: ``POST https://host/path  Authorization: ***``."""
+        headers = "  ".join(f"{k}: {v}" for k, v in _masked_params(self.headers).items())
+        body = f"  body: {_json.dumps(self.json)}" if self.json is not None else ""
+        return f"{self.method} {build_url(self.url, self.query)}  {headers}{body}".rstrip()
+
+    def __repr__(self) -> str:
+        return f"HttpRequest({self.describe()!r})"
+
+    __str__ = describe
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What the driver got back for an :class:`HttpRequest`."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ``ValueError`` if it is not JSON."""
+        return _json.loads(self.body.decode("utf-8"))
+
+    def text(self, limit: int = 300) -> str:
+        text = self.body.decode("utf-8", errors="replace")
+        return text if len(text) <= limit else text[:limit] + "…"
+
+    def __repr__(self) -> str:
+        return f"HttpResponse(status={self.status}, body=<{len(self.body)} bytes>)"
+
+
+@dataclass(frozen=True)
+class WebSocketRequest:
+    """The WebSocket the driver should open.
+
+    ``max_size`` bounds one incoming message (``None``: unbounded);
+    ``ping_interval``/``ping_timeout`` configure protocol-level keepalive.
+    Compression is always off: audio barely compresses and permessage-deflate
+    costs more CPU than everything else in a frame's path (design §10).
+    """
+
+    url: str
+    query: Params = ()
+    headers: Params = ()
+    open_timeout: float = 10.0
+    max_size: int | None = 16 * 1024 * 1024
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+
+    def reveal_url(self) -> str:
+        return build_url(self.url, self.query, masked=False)
+
+    def reveal_headers(self) -> dict[str, str]:
+        return {k: reveal(v) for k, v in self.headers}
+
+    def describe(self) -> str:
+        headers = "  ".join(f"{k}: {v}" for k, v in _masked_params(self.headers).items())
+        return f"WS {build_url(self.url, self.query)}  {headers}".rstrip()
+
+    def __repr__(self) -> str:
+        return f"WebSocketRequest({self.describe()!r})"
+
+    __str__ = describe
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFrame:
+    """Ask the driver to close the WebSocket with ``code`` and ``reason``."""
+
+    code: int = 1000
+    reason: str = ""
+
+
+#: A WebSocket message: ``str`` is a text frame, ``bytes`` a binary frame.
+Frame = str | bytes
+#: What a codec asks the driver to send: a message, or the closing handshake.
+OutFrame = str | bytes | CloseFrame

@@ -1,0 +1,444 @@
+"""The application's view of a voice session.
+
+::
+
+    async with voiceadapters.connect("vatel://?agent_id=…") as session:
+        await session.send_audio(pcm)          # app input format (default 16 kHz mono)
+        async for event in session:            # normalized events, app output format
+            ...
+
+A :class:`Session` sits between the application and the :class:`~voiceadapters.driver.Driver`:
+
+* **audio in**: checks the application's PCM (whole sample frames, or
+  :class:`~voiceadapters.errors.AudioFormatError` before anything is consumed),
+  converts it to the plugin's wire input format with a streaming soxr
+  converter, and hands it to the codec;
+* **audio out**: converts each ``agent_audio`` to the application's output
+  format and re-frames it into fixed frames of ``output_frame_ms``; the
+  converter is flushed at the end of every agent turn (``agent_audio_done``,
+  a new turn, the end of the session) so no tail is lost, and cleared only on
+  ``interruption``;
+* **fencing**: on ``interruption``, queued but unread ``agent_audio`` of the
+  interrupted turn is discarded, so none of it reaches the application;
+* **bounded buffering**: events wait in a queue for the application. When the
+  application falls behind by more than ``max_buffered_audio`` seconds of
+  agent audio, the oldest *audio* events are dropped and counted in
+  :attr:`Session.stats`; no other event is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from .audio import Reframer, StreamConverter
+from .capabilities import Capabilities
+from .codec import Codec
+from .commands import Close, Interrupt, SendAudio, SendText, SendToolResult
+from .config import ProviderConfig, parse_config, resolve_config
+from .driver import Driver
+from .errors import SessionClosedError
+from .events import AgentAudio, AgentAudioDone, Event, Interruption, SessionEnded
+from .format import AudioFormat
+from .plugin import Provider
+from .registry import Registry
+from .registry import registry as default_registry
+from .secrets import Secret
+from .transports.base import Transport
+
+__all__ = ["Session", "SessionStats", "connect"]
+
+log = logging.getLogger("voiceadapters.session")
+
+DEFAULT_FORMAT = AudioFormat(16000)
+
+
+@dataclass
+class SessionStats:
+    """Counters of one session (read them any time)."""
+
+    audio_bytes_sent: int = 0
+    """Application audio accepted by :meth:`Session.send_audio` (app format)."""
+    audio_bytes_received: int = 0
+    """Agent audio delivered to the event queue (app format)."""
+    dropped_audio_events: int = 0
+    """``agent_audio`` events dropped because the application read too slowly."""
+    dropped_audio_bytes: int = 0
+    fenced_audio_events: int = 0
+    """``agent_audio`` events discarded because their turn was interrupted."""
+
+
+class _OutputAudio:
+    """Wire → application audio for agent speech: convert, then re-frame."""
+
+    def __init__(self, dst: AudioFormat, frame_ms: int | None) -> None:
+        self.dst = dst
+        self._conv: StreamConverter | None = None
+        self._frame = Reframer(dst.bytes_for(frame_ms / 1000)) if frame_ms else None
+        self.turn_id: str | None = None
+
+    def push(self, event: AgentAudio) -> list[AgentAudio]:
+        out: list[AgentAudio] = []
+        if event.turn_id != self.turn_id:
+            out += self.flush()
+            self.turn_id = event.turn_id
+        if self._conv is None or self._conv.src != event.format:
+            out += self.flush()
+            self._conv = StreamConverter(event.format, self.dst)
+        return out + self._frames(self._conv.convert(event.pcm), final=False)
+
+    def flush(self) -> list[AgentAudio]:
+        """End of a turn: everything still held, the last frame possibly short."""
+        tail = self._conv.flush() if self._conv is not None else b""
+        return self._frames(tail, final=True)
+
+    def clear(self) -> None:
+        if self._conv is not None:
+            self._conv.clear()
+        if self._frame is not None:
+            self._frame.flush(pad=False)
+
+    def _frames(self, pcm: bytes, *, final: bool) -> list[AgentAudio]:
+        chunks: list[bytes]
+        if self._frame is None:
+            chunks = [pcm] if pcm else []
+        else:
+            chunks = self._frame.push(pcm) if pcm else []
+            if final:
+                rest = self._frame.flush(pad=False)
+                if rest:
+                    chunks.append(rest)
+        return [AgentAudio(pcm=c, format=self.dst, turn_id=self.turn_id) for c in chunks]
+
+
+class Session:
+    """A live voice session. Create it with :func:`voiceadapters.connect`."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        config: ProviderConfig,
+        codec: Codec,
+        transport: Transport,
+        *,
+        input_format: AudioFormat = DEFAULT_FORMAT,
+        output_format: AudioFormat | None = None,
+        output_frame_ms: int | None = 20,
+        max_buffered_audio: float = 30.0,
+        registry: Registry | None = None,
+        owns_transport: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.config = config
+        self.input_format = input_format
+        self.output_format = output_format or input_format
+        self.stats = SessionStats()
+        self._codec = codec
+        self._transport = transport
+        self._owns_transport = owns_transport
+        self._registry = registry or default_registry
+        self._in_conv = StreamConverter(input_format, codec.wire_input)
+        self._out = _OutputAudio(self.output_format, output_frame_ms)
+        self._queue: deque[Event] = deque()
+        self._queued_audio_bytes = 0
+        self._max_audio_bytes = self.output_format.bytes_for(max_buffered_audio)
+        self._wakeup = asyncio.Event()
+        self._ended: SessionEnded | None = None
+        self._fenced_turns: set[str | None] = set()
+        self._driver = Driver(codec, transport, self._on_events)
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def _open(self) -> None:
+        try:
+            await self._driver.open()
+        except BaseException:
+            if self._owns_transport:
+                await self._transport.aclose()
+            raise
+        self._call_hook(
+            "voiceadapters_session_started", provider=self.provider.name, config=self.config
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.provider.capabilities
+
+    @property
+    def ended(self) -> SessionEnded | None:
+        """The ``session_ended`` event once the session is over (it may still be unread)."""
+        return self._ended
+
+    async def close(self, timeout: float = 5.0) -> SessionEnded:
+        """End the session: flush pending microphone audio, close the
+        connection, and wait for ``session_ended`` (returned).
+
+        Safe to call more than once and after the provider ended the session.
+        Events not yet read stay readable.
+        """
+        if self._ended is None and not self._closing:
+            self._closing = True
+            with contextlib.suppress(SessionClosedError):
+                tail = self._in_conv.flush()
+                if tail:
+                    await self._driver.command(SendAudio(pcm=tail))
+            with contextlib.suppress(SessionClosedError):
+                await self._driver.command(Close())
+        try:
+            await self._driver.wait_closed(timeout)
+        except asyncio.TimeoutError:
+            await self._driver.abort()
+        if self._ended is None:
+            # The driver was stopped before the codec could report an end.
+            self._on_events([SessionEnded(reason="client_closed")])
+        if self._owns_transport:
+            await self._transport.aclose()
+        assert self._ended is not None
+        return self._ended
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- commands ------------------------------------------------------------
+
+    async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        """Send microphone audio in :attr:`input_format` (any whole number of sample frames).
+
+        Raises :class:`~voiceadapters.errors.AudioFormatError` for a partial
+        sample frame (nothing is consumed), and
+        :class:`~voiceadapters.errors.SessionClosedError` after the end.
+        """
+        if self._ended is not None or self._closing:
+            raise SessionClosedError(f"{self.provider.name} session has ended")
+        data = bytes(pcm)
+        self.input_format.check(data, what="send_audio() data")
+        self.stats.audio_bytes_sent += len(data)
+        wire = self._in_conv.convert(data)
+        if wire:
+            await self._driver.command(SendAudio(pcm=wire))
+
+    async def send_tool_result(self, call_id: str, output: Any) -> None:
+        """Answer ``tool_call`` ``call_id``; a non-str ``output`` is JSON-encoded."""
+        await self._driver.command(SendToolResult.from_value(call_id, output))
+
+    async def send_text(self, text: str) -> None:
+        """Send user text instead of speech (capability ``text_input``)."""
+        await self._driver.command(SendText(text=text))
+
+    async def interrupt(self) -> None:
+        """Ask the agent to stop speaking (capability ``client_interrupt``)."""
+        await self._driver.command(Interrupt())
+
+    # -- events --------------------------------------------------------------
+
+    def _on_events(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, AgentAudio):
+                if event.turn_id in self._fenced_turns:
+                    continue
+                for frame in self._out.push(event):
+                    self._enqueue(frame)
+            elif isinstance(event, AgentAudioDone):
+                for frame in self._out.flush():
+                    self._enqueue(frame)
+                self._enqueue(event)
+            elif isinstance(event, Interruption):
+                self._fence(event.turn_id)
+                self._enqueue(event)
+            elif isinstance(event, SessionEnded):
+                for frame in self._out.flush():
+                    self._enqueue(frame)
+                self._ended = event
+                self._enqueue(event)
+                self._call_hook(
+                    "voiceadapters_session_ended", provider=self.provider.name, event=event
+                )
+            else:
+                self._enqueue(event)
+        self._wakeup.set()
+
+    def _fence(self, turn_id: str | None) -> None:
+        """Interruption: discard the turn's converter state and its unread audio."""
+        if turn_id is not None:
+            # Later audio of an unnamed turn cannot be told apart from the next
+            # turn's, so only named turns are fenced for the future.
+            self._fenced_turns.add(turn_id)
+        if self._out.turn_id == turn_id or turn_id is None:
+            self._out.clear()
+        kept: deque[Event] = deque()
+        for queued in self._queue:
+            if isinstance(queued, AgentAudio) and (turn_id is None or queued.turn_id == turn_id):
+                self._queued_audio_bytes -= len(queued.pcm)
+                self.stats.fenced_audio_events += 1
+            else:
+                kept.append(queued)
+        self._queue = kept
+
+    def _enqueue(self, event: Event) -> None:
+        self._queue.append(event)
+        if isinstance(event, AgentAudio):
+            self._queued_audio_bytes += len(event.pcm)
+            self.stats.audio_bytes_received += len(event.pcm)
+            if self._queued_audio_bytes > self._max_audio_bytes:
+                self._drop_oldest_audio()
+
+    def _drop_oldest_audio(self) -> None:
+        kept: deque[Event] = deque()
+        for queued in self._queue:
+            if self._queued_audio_bytes > self._max_audio_bytes and isinstance(queued, AgentAudio):
+                self._queued_audio_bytes -= len(queued.pcm)
+                self.stats.dropped_audio_events += 1
+                self.stats.dropped_audio_bytes += len(queued.pcm)
+                continue
+            kept.append(queued)
+        self._queue = kept
+        log.warning(
+            "%s: application is reading events too slowly; dropped agent audio (%d events so far)",
+            self.provider.name,
+            self.stats.dropped_audio_events,
+        )
+
+    async def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, or ``None`` once ``session_ended`` has been read.
+
+        Raises ``asyncio.TimeoutError`` if nothing arrives within ``timeout``.
+        """
+
+        async def wait() -> Event | None:
+            while True:
+                if self._queue:
+                    event = self._queue.popleft()
+                    if isinstance(event, AgentAudio):
+                        self._queued_audio_bytes -= len(event.pcm)
+                    return event
+                if self._ended is not None and self._delivered_end:
+                    return None
+                self._wakeup.clear()
+                await self._wakeup.wait()
+
+        event = await asyncio.wait_for(wait(), timeout)
+        if isinstance(event, SessionEnded):
+            self._delivered_end = True
+        return event
+
+    _delivered_end = False
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.next_event()
+            if event is None:
+                return
+            yield event
+            if isinstance(event, SessionEnded):
+                return
+
+    def _call_hook(self, name: str, **kwargs: Any) -> None:
+        try:
+            getattr(self._registry.hook, name)(**kwargs)
+        except Exception:
+            log.exception("hook %s failed", name)
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "open"
+        return f"<Session {self.config.to_string()!r} {state}>"
+
+
+class _Connecting:
+    """What :func:`connect` returns: await it, or use it with ``async with``."""
+
+    def __init__(self, factory: Callable[[], Coroutine[Any, Any, Session]]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __await__(self) -> Generator[Any, None, Session]:
+        return self._factory().__await__()
+
+    async def __aenter__(self) -> Session:
+        self._session = await self._factory()
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def connect(
+    config: str,
+    *,
+    api_key: str | Secret | None = None,
+    input_format: AudioFormat = DEFAULT_FORMAT,
+    output_format: AudioFormat | None = None,
+    output_frame_ms: int | None = 20,
+    max_buffered_audio: float = 30.0,
+    transport: Transport | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> _Connecting:
+    """Open a voice session described by ``config``.
+
+    ``config`` is a config string (``"vatel://?agent_id=…"``); ``options``
+    override its options; ``api_key`` overrides the key from the string or
+    the provider's environment variable. ``input_format`` is the format of
+    the audio you will send, ``output_format`` (default: the same) the format
+    of the ``agent_audio`` you will get, in frames of ``output_frame_ms``
+    (``None``: as the provider chunks them). ``transport`` replaces the
+    network (for example :class:`~voiceadapters.transports.memory.MemoryTransport`).
+
+    Use ``async with connect(...) as session:`` or ``session = await connect(...)``
+    (then ``await session.close()``). Raises :class:`~voiceadapters.errors.ConfigError`,
+    :class:`~voiceadapters.errors.UnknownProviderError`, or
+    :class:`~voiceadapters.errors.ConnectError` subclasses.
+    """
+    reg = registry or default_registry
+
+    async def factory() -> Session:
+        url = parse_config(config)
+        provider = reg.get(url.provider)
+        resolved = resolve_config(url, provider, api_key=api_key, **options)
+        codec = provider.make_codec(resolved)
+        owns = transport is None
+        if transport is None:
+            from .transports.network import NetworkTransport
+
+            chosen: Transport = NetworkTransport()
+        else:
+            chosen = transport
+        session = Session(
+            provider,
+            resolved,
+            codec,
+            chosen,
+            input_format=input_format,
+            output_format=output_format,
+            output_frame_ms=output_frame_ms,
+            max_buffered_audio=max_buffered_audio,
+            registry=reg,
+            owns_transport=owns,
+        )
+        await session._open()
+        return session
+
+    return _Connecting(factory)

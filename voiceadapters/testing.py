@@ -1,0 +1,244 @@
+"""Test helpers: a client codec and a provider simulator wired together in memory.
+
+:class:`CodecPair` (after h11's ``ConnectionPair``) runs a codec's handshake
+against a :class:`~voiceadapters.simulator.base.Simulator`, then pumps frames
+between the codec and the simulator's connection with a *fake clock*: time
+only moves when the test says so (:meth:`CodecPair.advance`,
+:meth:`CodecPair.run_until`), jumping from timer to timer, so scenarios that
+take seconds of real time run in milliseconds and always the same way.
+
+No sockets, no event loop. The network level of the same behaviour is tested
+with :class:`~voiceadapters.simulator.server.SimulatorServer` and
+:func:`voiceadapters.connect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from .codec import Codec
+from .commands import Command, SendAudio
+from .errors import WebSocketRejected
+from .events import Event, SessionEnded
+from .handshake import CloseFrame, HttpRequest, HttpResponse, OutFrame, WebSocketRequest
+from .simulator.base import DropConnection, ServerOut, SimRequest, Simulator, SimulatorConnection
+
+__all__ = ["CodecPair", "http_to_sim_request", "ws_to_sim_request"]
+
+
+def http_to_sim_request(request: HttpRequest) -> SimRequest:
+    """The :class:`SimRequest` a server would see for ``request`` (secrets revealed)."""
+    parts = urlsplit(request.reveal_url())
+    body = request.body() or b""
+    return SimRequest(
+        method=request.method.upper(),
+        path=parts.path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers={k.lower(): v for k, v in request.reveal_headers().items()},
+        body=body,
+    )
+
+
+def ws_to_sim_request(request: WebSocketRequest) -> SimRequest:
+    parts = urlsplit(request.reveal_url())
+    headers = {k.lower(): v for k, v in request.reveal_headers().items()}
+    headers["upgrade"] = "websocket"
+    return SimRequest(
+        method="GET",
+        path=parts.path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers=headers,
+    )
+
+
+class CodecPair:
+    """A client ``codec`` connected in memory to ``simulator``.
+
+    Construction runs the handshake (raising what the driver would raise:
+    :class:`~voiceadapters.errors.TokenRequestError`,
+    :class:`~voiceadapters.errors.WebSocketRejected`). Afterwards:
+
+    * :meth:`send` feeds a command and pumps;
+    * :meth:`advance` moves the fake clock, firing both sides' timers;
+    * :attr:`events` holds every event the codec produced, in order;
+    * :attr:`server` is the simulator's connection (what reached the provider).
+
+    ``intercept`` may rewrite or drop (return ``None``) each server frame
+    before the codec sees it, to inject faults.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        simulator: Simulator,
+        *,
+        start: float = 1000.0,
+        open_connection: bool = True,
+        intercept: Callable[[ServerOut], ServerOut | None] | None = None,
+    ) -> None:
+        self.codec = codec
+        self.simulator = simulator
+        self.now = start
+        self.events: list[Event] = []
+        self.client_frames: list[OutFrame] = []
+        self.server_frames: list[ServerOut] = []
+        self.intercept = intercept
+        self._server: SimulatorConnection | None = None
+        self.http_responses: list[HttpResponse] = []
+        if open_connection:
+            self.handshake()
+
+    @property
+    def server(self) -> SimulatorConnection:
+        if self._server is None:
+            raise RuntimeError("the WebSocket is not open")
+        return self._server
+
+    @property
+    def ended(self) -> bool:
+        return self.codec.ended
+
+    def handshake(self) -> None:
+        while True:
+            step = self.codec.handshake_step()
+            if step is None:
+                return
+            if isinstance(step, HttpRequest):
+                response = self.simulator.handle_http(http_to_sim_request(step), self.now)
+                self.http_responses.append(response)
+                self.codec.receive_http_response(response)
+                continue
+            result = self.simulator.open_websocket(ws_to_sim_request(step), self.now)
+            if isinstance(result, HttpResponse):
+                raise WebSocketRejected(self.codec.provider, result.status, result.text())
+            self._server = result
+            result.opened(self.now)
+            self.codec.connection_opened()
+            self.codec.handle_timer(self.now)
+            self.pump()
+
+    # -- driving -----------------------------------------------------------
+
+    def send(self, command: Command) -> list[Event]:
+        """Feed ``command`` to the codec and pump; returns the new events."""
+        mark = len(self.events)
+        self.codec.send(command)
+        self.pump()
+        return self.events[mark:]
+
+    def pump(self) -> None:
+        """Move frames both ways until neither side has anything to send."""
+        while True:
+            moved = False
+            self._collect_events()
+            for frame in self.codec.frames_to_send():
+                moved = True
+                self.client_frames.append(frame)
+                if self._server is None or self._server.closed:
+                    continue
+                if isinstance(frame, CloseFrame):
+                    self._server.receive_closed(frame.code, self.now)
+                    self.codec.receive_closed(frame.code, frame.reason)
+                else:
+                    self._server.receive_frame(frame, self.now)
+            if self._server is not None:
+                for out in self._server.frames_to_send():
+                    moved = True
+                    self.server_frames.append(out)
+                    if self.intercept is not None:
+                        intercepted = self.intercept(out)
+                        if intercepted is None:
+                            continue
+                        out = intercepted
+                    if isinstance(out, CloseFrame):
+                        self.codec.receive_closed(out.code, out.reason)
+                    elif isinstance(out, DropConnection):
+                        self.codec.receive_closed(None, "")
+                    else:
+                        self.codec.receive_frame(out)
+            self._collect_events()
+            if not moved:
+                return
+
+    def _collect_events(self) -> None:
+        self.events.extend(self.codec.events_received())
+
+    def drop_connection(self) -> None:
+        """The network fails: both sides see the connection close with no code."""
+        if self._server is not None and not self._server.closed:
+            self._server.receive_closed(None, self.now)
+        self.codec.receive_closed(None, "")
+        self.pump()
+
+    def next_timer(self) -> float | None:
+        timers = [t for t in (self.codec.get_timer(), self._timer_server()) if t is not None]
+        return min(timers) if timers else None
+
+    def _timer_server(self) -> float | None:
+        if self._server is None or self._server.closed:
+            return None
+        return self._server.get_timer()
+
+    def advance(self, seconds: float) -> list[Event]:
+        """Move the fake clock forward by ``seconds``, firing every timer due
+        on the way, in order. Returns the new events."""
+        mark = len(self.events)
+        end = self.now + seconds
+        while True:
+            due = self.next_timer()
+            if due is None or due > end:
+                break
+            self.now = max(self.now, due)
+            self._fire_timers()
+        self.now = end
+        self._fire_timers()
+        return self.events[mark:]
+
+    def _fire_timers(self) -> None:
+        if self._server is not None and not self._server.closed:
+            self._server.handle_timer(self.now)
+        self.codec.handle_timer(self.now)
+        self.pump()
+
+    def run_until(
+        self, predicate: Callable[[list[Event]], bool], *, timeout: float = 60.0
+    ) -> list[Event]:
+        """Advance timer by timer until ``predicate(self.events)`` holds or
+        ``timeout`` fake seconds pass (then raise ``TimeoutError``)."""
+        end = self.now + timeout
+        while not predicate(self.events):
+            due = self.next_timer()
+            if due is None or due > end:
+                raise TimeoutError(
+                    f"condition not reached after {timeout} simulated seconds; "
+                    f"events so far: {[e.type for e in self.events]}"
+                )
+            self.now = max(self.now, due)
+            self._fire_timers()
+        return self.events
+
+    def stream_audio(
+        self,
+        pcm: bytes,
+        chunk_bytes: int,
+        *,
+        realtime: bool = True,
+        make: Callable[[bytes], Command] | None = None,
+    ) -> None:
+        """Send ``pcm`` (wire input format) in chunks as ``SendAudio`` (or
+        ``make(chunk)``); with ``realtime`` the fake clock advances by each
+        chunk's duration."""
+        make = make or (lambda chunk: SendAudio(pcm=chunk))
+        fmt = self.codec.wire_input
+        for i in range(0, len(pcm), chunk_bytes):
+            chunk = pcm[i : i + chunk_bytes]
+            self.send(make(chunk))
+            if realtime:
+                self.advance(len(chunk) / fmt.bytes_per_second)
+
+    def ended_event(self) -> SessionEnded | None:
+        for event in self.events:
+            if isinstance(event, SessionEnded):
+                return event
+        return None

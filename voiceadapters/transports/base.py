@@ -1,0 +1,74 @@
+"""The transport seam: the only place bytes meet a network (after httpx's
+``BaseTransport``).
+
+A :class:`Transport` executes the two kinds of handshake step a codec can ask
+for — an HTTP request and a WebSocket open — and a :class:`Connection` moves
+WebSocket messages. Everything above (driver, session) is written against
+these two small classes, so a test can swap the network for memory
+(:class:`~voiceadapters.transports.memory.MemoryTransport`) and a future
+WebRTC transport slots in beside :class:`~voiceadapters.transports.network.NetworkTransport`.
+
+Errors: a transport raises :class:`~voiceadapters.errors.ConnectError`
+subclasses while connecting, and :class:`TransportClosed` from
+:meth:`Connection.recv` / :meth:`Connection.send` once the connection is gone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
+
+__all__ = ["Connection", "Transport", "TransportClosed"]
+
+
+class TransportClosed(Exception):
+    """The connection is closed. ``code`` is the close code received (``None``:
+    the connection dropped without a closing handshake)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"connection closed (code={code}, reason={reason!r})")
+
+
+class Connection(ABC):
+    """One open WebSocket."""
+
+    @abstractmethod
+    async def send(self, frame: Frame) -> None:
+        """Send a text (``str``) or binary (``bytes``) message."""
+
+    @abstractmethod
+    async def recv(self) -> Frame:
+        """The next message; raises :class:`TransportClosed` at the end."""
+
+    @abstractmethod
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start (and await) the closing handshake."""
+
+    @abstractmethod
+    async def abort(self) -> None:
+        """Drop the connection at once, without a closing handshake."""
+
+
+class Transport(ABC):
+    """Executes handshake steps."""
+
+    @abstractmethod
+    async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
+        """Make ``request``; return any response (errors statuses included).
+
+        Raises :class:`~voiceadapters.errors.HandshakeTimeout` or
+        :class:`~voiceadapters.errors.ConnectError` when no response came.
+        """
+
+    @abstractmethod
+    async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
+        """Open the WebSocket. Raises
+        :class:`~voiceadapters.errors.WebSocketRejected` for an HTTP error
+        status, :class:`~voiceadapters.errors.HandshakeTimeout`, or
+        :class:`~voiceadapters.errors.ConnectError`."""
+
+    async def aclose(self) -> None:  # noqa: B027
+        """Release resources (HTTP client sessions)."""

@@ -1,0 +1,155 @@
+"""The real network: ``aiohttp`` for HTTP steps, ``websockets`` for the session.
+
+Foreign exceptions are mapped to :mod:`voiceadapters.errors` at this seam
+(after httpx's ``map_httpcore_exceptions``), and every message is scrubbed of
+the request's secret values before it can reach an exception or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import Close
+
+from ..errors import ConnectError, HandshakeTimeout, WebSocketRejected
+from ..handshake import Frame, HttpRequest, HttpResponse, Params, WebSocketRequest
+from ..secrets import MASK, Secret
+from .base import Connection, Transport, TransportClosed
+
+__all__ = ["NetworkTransport", "WebSocketConnection", "scrub"]
+
+log = logging.getLogger("voiceadapters.transport")
+
+
+def scrub(text: str, *params: Params) -> str:
+    """``text`` with every secret value found in ``params`` replaced by ``***``."""
+    from urllib.parse import quote
+
+    for group in params:
+        for _, value in group:
+            if isinstance(value, Secret) and value.reveal():
+                secret = value.reveal()
+                text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
+                # "Bearer <key>" headers: also hide the bare key.
+                _, _, bare = secret.partition(" ")
+                if bare:
+                    text = text.replace(bare, MASK)
+    return text
+
+
+def _close_info(exc: ConnectionClosed) -> tuple[int | None, str]:
+    rcvd: Close | None = exc.rcvd
+    if rcvd is None:
+        return None, ""
+    return rcvd.code, rcvd.reason
+
+
+class WebSocketConnection(Connection):
+    """A :class:`Connection` over a ``websockets`` client connection."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, frame: Frame) -> None:
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise TransportClosed(*_close_info(exc)) from None
+
+    async def recv(self) -> Frame:
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise TransportClosed(*_close_info(exc)) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+
+    async def abort(self) -> None:
+        self._ws.transport.abort()
+
+
+class NetworkTransport(Transport):
+    """HTTP with one shared ``aiohttp.ClientSession``; WebSockets with ``websockets``."""
+
+    def __init__(self) -> None:
+        self._http: aiohttp.ClientSession | None = None
+
+    async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        masked = request.describe().split("  ")[0]
+        log.debug("%s: %s", provider, request.describe())
+        try:
+            async with self._http.request(
+                request.method,
+                request.reveal_url(),
+                headers=request.reveal_headers(),
+                data=request.body(),
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                return HttpResponse(status=resp.status, body=body, headers=dict(resp.headers))
+        except asyncio.TimeoutError:
+            raise HandshakeTimeout(
+                f"{provider}: no answer to {masked} within {request.timeout:g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}", request.headers, request.query)
+            raise ConnectError(f"{provider}: {masked} failed: {detail}") from None
+
+    async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
+        log.debug("%s: %s", provider, request.describe())
+        kwargs: dict[str, Any] = {
+            "additional_headers": request.reveal_headers() or None,
+            "compression": None,
+            "max_size": request.max_size,
+            "ping_interval": request.ping_interval,
+            "ping_timeout": request.ping_timeout,
+            "open_timeout": request.open_timeout,
+            "close_timeout": 5.0,
+            "user_agent_header": "voiceadapters",
+        }
+        masked = request.describe()
+        try:
+            ws = await ws_connect(request.reveal_url(), **kwargs)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = exc.response.body or b""
+            text = scrub(body.decode("utf-8", "replace")[:300], request.query, request.headers)
+            raise WebSocketRejected(provider, status, _error_text(text)) from None
+        except asyncio.TimeoutError:
+            raise HandshakeTimeout(
+                f"{provider}: WebSocket {masked} did not open within {request.open_timeout:g} s"
+            ) from None
+        except (OSError, InvalidHandshake) as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}", request.query, request.headers)
+            raise ConnectError(f"{provider}: cannot open {masked}: {detail}") from None
+        return WebSocketConnection(ws)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+
+def _error_text(body: str) -> str:
+    """The ``error`` field of a JSON error body, else the body itself."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return body.strip()
