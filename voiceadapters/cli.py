@@ -268,7 +268,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lag, ncc = best_alignment(pcm_to_array(pcm), agent)
     print(
         f"demo: echo fidelity: normalized cross-correlation {ncc:.3f} with the input "
-        f"(agent audio starts {lag / fmt.sample_rate * 1000:+.0f} ms into the sample)"
+        f"(best alignment at {lag / fmt.sample_rate * 1000:+.0f} ms)"
     )
     ended = result.ended
     if ended is None or ended.reason not in ("completed", "client_closed"):

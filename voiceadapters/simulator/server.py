@@ -53,7 +53,9 @@ class SimulatorServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_MESSAGE)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         # Bind the socket ourselves so that port 0 resolves to a known port.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -61,7 +63,7 @@ class SimulatorServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._port))
         self._port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, shutdown_timeout=0.5)
+        site = web.SockSite(self._runner, sock)
         await site.start()
 
     async def stop(self, close_code: int = 1001) -> None:
