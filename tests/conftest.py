@@ -70,32 +70,17 @@ def toy_registry() -> Iterator[Registry]:
 
 # -- loopback helpers -------------------------------------------------------------
 
-import contextlib  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
-from importlib import resources  # noqa: E402
-
-from voiceadapters.audio import read_wav  # noqa: E402
-from voiceadapters.registry import registry  # noqa: E402
-from voiceadapters.simulator.base import Simulator  # noqa: E402
-from voiceadapters.simulator.server import SimulatorServer  # noqa: E402
+from voiceadapters.testing import serve_simulator, speech_sample  # noqa: E402
 
 #: A key that must never show up in any output.
 SECRET_KEY = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
 
 
-def speech_sample() -> tuple[bytes, AudioFormat]:
-    """The bundled 3.3 s speech sample (16 kHz mono)."""
-    ref = resources.files("voiceadapters") / "_data" / "speech_16k.wav"
-    with resources.as_file(ref) as path:
-        return read_wav(path)
-
-
-@contextlib.asynccontextmanager
-async def serve(
+def serve(
     provider_name: str, *, scenario: str | None = None, pace: float = 0.0, api_key: str = SECRET_KEY
-) -> AsyncIterator[tuple[SimulatorServer, str, Simulator]]:
-    """A provider's simulator on 127.0.0.1 (any free port): (server, config string, simulator)."""
-    provider = registry.get(provider_name)
-    simulator = provider.make_simulator(api_key=api_key, scenario=scenario, pace=pace)
-    async with SimulatorServer(simulator, "127.0.0.1", 0) as server:
-        yield server, provider.simulator_config("127.0.0.1", server.port, simulator), simulator
+):  # type: ignore[no-untyped-def]
+    """A provider's simulator on 127.0.0.1: ``(server, config string, simulator)``."""
+    return serve_simulator(provider_name, api_key=api_key, scenario=scenario, pace=pace)
+
+
+__all__ = ["SECRET_KEY", "serve", "speech_sample"]

@@ -107,9 +107,10 @@ class HandshakeTimeout(ConnectError):
 class TokenRequestError(ConnectError):
     """The provider's HTTP token endpoint answered with an error.
 
-    ``status`` is the HTTP status (``None`` when no valid response came, for
-    example a body that is not JSON on a 200); ``provider_message`` is what the
-    provider said, as far as it could be read.
+    ``status`` is the HTTP status of the response (a 200 whose body is not
+    the expected JSON is an error too, with ``status=200``; ``None`` is
+    reserved for a step that got no HTTP response at all); ``provider_message``
+    is what the provider said, as far as it could be read.
     """
 
     def __init__(

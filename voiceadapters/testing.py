@@ -14,17 +14,31 @@ with :class:`~voiceadapters.simulator.server.SimulatorServer` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from .codec import Codec
 from .commands import Command, SendAudio
 from .errors import WebSocketRejected
 from .events import Event, SessionEnded
+from .format import AudioFormat
 from .handshake import CloseFrame, HttpRequest, HttpResponse, OutFrame, WebSocketRequest
 from .simulator.base import DropConnection, ServerOut, SimRequest, Simulator, SimulatorConnection
 
-__all__ = ["CodecPair", "http_to_sim_request", "ws_to_sim_request"]
+if TYPE_CHECKING:
+    from .plugin import Provider
+    from .simulator.server import SimulatorServer
+
+__all__ = [
+    "CodecPair",
+    "http_to_sim_request",
+    "serve_simulator",
+    "speech_sample",
+    "ws_to_sim_request",
+]
 
 
 def http_to_sim_request(request: HttpRequest) -> SimRequest:
@@ -242,3 +256,36 @@ class CodecPair:
             if isinstance(event, SessionEnded):
                 return event
         return None
+
+
+def speech_sample() -> tuple[bytes, AudioFormat]:
+    """The bundled 3.3 s English speech sample: 16 kHz mono 16-bit PCM and its format."""
+    from .audio import read_wav
+
+    ref = resources.files("voiceadapters") / "_data" / "speech_16k.wav"
+    with resources.as_file(ref) as path:
+        return read_wav(path)
+
+
+@contextlib.asynccontextmanager
+async def serve_simulator(
+    provider: str | Provider,
+    *,
+    api_key: str,
+    scenario: str | None = None,
+    pace: float = 0.0,
+    host: str = "127.0.0.1",
+) -> AsyncIterator[tuple[SimulatorServer, str, Simulator]]:
+    """Serve ``provider``'s simulator on ``host`` (any free port) for the
+    duration of the block; yields ``(server, config_string, simulator)``.
+
+    ``pace=0`` (the default here) sends agent audio as fast as possible, so
+    tests run faster than real time.
+    """
+    from .registry import registry
+    from .simulator.server import SimulatorServer
+
+    chosen = registry.get(provider) if isinstance(provider, str) else provider
+    simulator = chosen.make_simulator(api_key=api_key, scenario=scenario, pace=pace)
+    async with SimulatorServer(simulator, host, 0) as server:
+        yield server, chosen.simulator_config(host, server.port, simulator), simulator
