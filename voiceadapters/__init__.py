@@ -18,6 +18,7 @@ from .config import ConfigURL, ProviderConfig, parse_config
 from .errors import (
     AudioFormatError,
     AuthenticationError,
+    BufferOverflowError,
     ConfigError,
     ConnectError,
     HandshakeTimeout,
@@ -63,6 +64,7 @@ __all__ = [
     "AudioFormat",
     "AudioFormatError",
     "AuthenticationError",
+    "BufferOverflowError",
     "Capabilities",
     "Close",
     "Command",

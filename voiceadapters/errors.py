@@ -15,6 +15,7 @@ provider, a failed handshake), calling a command the session cannot honour
     ├── PluginError                  a plugin failed to load or broke the contract
     ├── AudioFormatError (ValueError) bytes that are not whole samples, bad WAV, ...
     ├── UnsupportedCommandError      the provider lacks the capability
+    ├── BufferOverflowError          audio sent before the provider was ready overflowed
     ├── SessionClosedError           command after the session ended
     └── ConnectError                 the session could not be established
         ├── HandshakeTimeout         a handshake step took too long
@@ -31,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "AudioFormatError",
     "AuthenticationError",
+    "BufferOverflowError",
     "ConfigError",
     "ConnectError",
     "HandshakeTimeout",
@@ -89,6 +91,25 @@ class UnsupportedCommandError(VoiceAdaptersError):
         super().__init__(
             f"provider {provider!r} does not support {command}: "
             f"capability {capability!r} is false for this provider"
+        )
+
+
+class BufferOverflowError(VoiceAdaptersError):
+    """Audio sent before the provider was ready to take it overflowed the
+    bounded buffer that holds it. The rejected chunk was not consumed (nothing
+    of it was buffered), so the caller may retry it once the session is ready."""
+
+    def __init__(
+        self, provider: str, limit_bytes: int, pending_bytes: int, chunk_bytes: int
+    ) -> None:
+        self.provider = provider
+        self.limit_bytes = limit_bytes
+        self.pending_bytes = pending_bytes
+        self.chunk_bytes = chunk_bytes
+        super().__init__(
+            f"{provider}: the session is not ready for audio yet and its buffer is full "
+            f"({pending_bytes} of {limit_bytes} bytes held; a {chunk_bytes}-byte chunk does "
+            "not fit); wait for session_started before sending more"
         )
 
 
