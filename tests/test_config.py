@@ -165,3 +165,23 @@ def test_secret_renders_masked_everywhere() -> None:
         import pickle
 
         pickle.dumps(secret)
+
+
+def test_ipv6_hosts_keep_their_brackets() -> None:
+    url = parse_config("vatel://[::1]:9000/x?agent_id=a")
+    assert url.host == "::1"
+    assert url.render() == "vatel://[::1]:9000/x?agent_id=a"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "toy://127.0.0.1:8080?tls=false&room=x",
+        "toy://example.com:80?tls=false&allow_insecure=true&retries=3",
+        "toy://example.com:9443/v2?room=a%20b",
+    ],
+)
+def test_to_string_round_trips(toy, config: str) -> None:  # type: ignore[no-untyped-def]
+    first = resolve_config(parse_config(config), toy, environ={})
+    again = resolve_config(parse_config(first.to_string()), toy, environ={})
+    assert again == first

@@ -30,10 +30,10 @@ def test_installed_first_party_plugin_is_found_through_its_entry_point() -> None
     assert registry.get("vatel").name == "vatel"
 
 
-def test_listing_providers_imports_no_plugin() -> None:
+def test_listing_providers_imports_no_plugin(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     fresh = Registry()
     for name in [m for m in sys.modules if m.startswith("voiceadapters_")]:
-        sys.modules.pop(name)
+        monkeypatch.delitem(sys.modules, name)  # restored after the test
     assert "vatel" in fresh.available()
     assert not [m for m in sys.modules if m.startswith("voiceadapters_")]
 

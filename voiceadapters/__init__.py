@@ -9,7 +9,7 @@
         async for event in session:
             print(event.type)
 
-See https://voiceadapters.readthedocs.io (or ``docs/``) for the guide.
+The user guide is in ``docs/`` (``mkdocs serve``).
 """
 
 from .capabilities import Capabilities

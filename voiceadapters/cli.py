@@ -157,7 +157,7 @@ class _Printer:
             seen = self._turn_audio.setdefault(event.turn_id, [0, 0.0])
             if seen[0] == 0:
                 print(
-                    f"{stamp:7.2f}s  agent_audio        turn_id={event.turn_id} (streaming…)",
+                    f"{stamp:7.2f}s  agent_audio         turn_id={event.turn_id} (streaming…)",
                     file=self.out,
                 )
             seen[0] += 1
@@ -169,7 +169,7 @@ class _Printer:
         if isinstance(event, AgentAudioDone):
             count, seconds = self._turn_audio.get(event.turn_id, [0, 0.0])
             detail += f" ({int(count)} frames, {seconds:.2f} s of audio)"
-        print(f"{stamp:7.2f}s  {event.type:<18} {detail}".rstrip(), file=self.out, flush=True)
+        print(f"{stamp:7.2f}s  {event.type:<19} {detail}".rstrip(), file=self.out, flush=True)
 
 
 async def _run(
@@ -335,6 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (e.g. `| head`).
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
 
 
 if __name__ == "__main__":

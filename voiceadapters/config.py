@@ -99,6 +99,8 @@ class ConfigURL(BaseModel):
         """The string form, with any API key masked."""
         scheme = self.provider + (f"+{self.transport}" if self.transport else "")
         netloc = self.host or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
         if self.port is not None:
             netloc += f":{self.port}"
         query = [f"{k}={quote(v, safe='')}" for k, v in self.options.items()]
@@ -200,16 +202,19 @@ class ProviderConfig(BaseModel):
     def require_api_key(self, env_var: str) -> Secret:
         if not self.api_key:
             raise ConfigError(
-                f"{self.provider}: no API key; pass api_key=… to connect(), or set {env_var}"
+                f"{self.provider}: no API key; set {env_var} "
+                "(or pass api_key=… to voiceadapters.connect())"
             )
         return self.api_key
 
     def to_string(self) -> str:
         """The config as a string, secrets masked, options that differ from defaults."""
         opts = self.options.model_dump(exclude_defaults=True, mode="json")
-        query = [f"{k}={quote(str(v), safe='')}" for k, v in opts.items()]
+        query = [f"{k}={quote(_option_text(v), safe='')}" for k, v in opts.items()]
         if not self.tls:
             query.insert(0, "tls=false")
+            if not is_loopback(self.host):
+                query.insert(1, "allow_insecure=true")
         if self.api_key is not None:
             query.append(f"api_key={MASK}")
         scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
@@ -221,6 +226,13 @@ class ProviderConfig(BaseModel):
         return f"ProviderConfig({self.to_string()!r})"
 
     __str__ = to_string
+
+
+def _option_text(value: Any) -> str:
+    """An option value as it is written in a config string (``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def resolve_config(

@@ -66,7 +66,7 @@ class SessionStats:
     audio_bytes_sent: int = 0
     """Application audio accepted by :meth:`Session.send_audio` (app format)."""
     audio_bytes_received: int = 0
-    """Agent audio delivered to the event queue (app format)."""
+    """Agent audio handed to the application by :meth:`Session.next_event` (app format)."""
     dropped_audio_events: int = 0
     """``agent_audio`` events dropped because the application read too slowly."""
     dropped_audio_bytes: int = 0
@@ -293,7 +293,6 @@ class Session:
         self._queue.append(event)
         if isinstance(event, AgentAudio):
             self._queued_audio_bytes += len(event.pcm)
-            self.stats.audio_bytes_received += len(event.pcm)
             if self._queued_audio_bytes > self._max_audio_bytes:
                 self._drop_oldest_audio()
 
@@ -325,6 +324,7 @@ class Session:
                     event = self._queue.popleft()
                     if isinstance(event, AgentAudio):
                         self._queued_audio_bytes -= len(event.pcm)
+                        self.stats.audio_bytes_received += len(event.pcm)
                     return event
                 if self._ended is not None and self._delivered_end:
                     return None

@@ -85,7 +85,8 @@ class MemoryConnection(Connection):
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._closed is None:
             self.server.receive_closed(code, self._loop.time())
-            self._finish(TransportClosed(code, reason))
+            # A server echoes the close code; it does not repeat our reason.
+            self._finish(TransportClosed(code, ""))
 
     async def abort(self) -> None:
         if self._closed is None:

@@ -78,23 +78,23 @@ class WebSocketConnection(Connection):
 class NetworkTransport(Transport):
     """HTTP with one shared ``aiohttp.ClientSession``; WebSockets with ``websockets``."""
 
-    def __init__(self) -> None:
-        self._http: aiohttp.ClientSession | None = None
-
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
+        # One client session per request: a voice session makes one token
+        # request, and nothing must stay open once the handshake is done.
         masked = request.describe().split("  ")[0]
         log.debug("%s: %s", provider, request.describe())
         try:
-            async with self._http.request(
-                request.method,
-                request.reveal_url(),
-                headers=request.reveal_headers(),
-                data=request.body(),
-                timeout=aiohttp.ClientTimeout(total=request.timeout),
-                allow_redirects=False,
-            ) as resp:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.request(
+                    request.method,
+                    request.reveal_url(),
+                    headers=request.reveal_headers(),
+                    data=request.body(),
+                    timeout=aiohttp.ClientTimeout(total=request.timeout),
+                    allow_redirects=False,
+                ) as resp,
+            ):
                 body = await resp.read()
                 return HttpResponse(status=resp.status, body=body, headers=dict(resp.headers))
         except asyncio.TimeoutError:
@@ -133,11 +133,6 @@ class NetworkTransport(Transport):
             detail = scrub(f"{type(exc).__name__}: {exc}", request.query, request.headers)
             raise ConnectError(f"{provider}: cannot open {masked}: {detail}") from None
         return WebSocketConnection(ws)
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
 
 def _error_text(body: str) -> str:
