@@ -1,0 +1,488 @@
+"""The Vatel client codec: session-token handshake and the WebSocket JSON protocol.
+
+Pure, like every codec (:mod:`voiceadapters.codec`): no I/O, no clock, no
+asyncio. Sources: the Vatel OpenAPI document (API 0.2.3, ``openapi.json`` in
+Devpro-Software/vatel-py-sdk), that SDK's ``src/vatel/connection.py`` and
+``models/ws.py``, the JS SDK's ``types.ts`` / ``parse-server-message.ts``, and
+https://docs.vatel.ai/api-reference/session/{session-token,connection}; all
+summarised in the Vatel wire spec, whose sections are cited below.
+
+Handshake (the Vatel wire spec §1, §2)
+--------------------------------------
+1. ``POST {http_base}/v1/session-token`` with ``Authorization: Bearer <key>``
+   and the JSON body ``{"agent_id": …}`` plus the optional fields that are set
+   (or, with ``token_form=query``, the legacy ``?agentId=…`` and no body).
+2. A 200 with ``{"token": "<JWT>"}``; then the WebSocket
+   ``{ws_base}/v1/connection?token=<JWT>``, protocol pings every 20 s with a
+   20 s timeout, as the PY SDK does (§10). No first message: the server
+   starts the session with ``session_started``.
+
+The API key is required when the codec is built: a missing key raises
+:class:`~voiceadapters.errors.ConfigError` from the constructor, before any
+request exists. The key and the token only ever live in
+:class:`~voiceadapters.secrets.Secret` values.
+
+Token errors: 401 and 403 raise :class:`~voiceadapters.errors.AuthenticationError`,
+any other non-200 :class:`~voiceadapters.errors.TokenRequestError`, both with
+the HTTP status and the server's ``{"error": …}`` message (else a short excerpt
+of the body, else ``"(empty body)"``). A 200 whose body is not a JSON object
+with a non-empty string ``token`` raises ``TokenRequestError`` with
+``status=200`` (the status the server really sent, so logs show a broken
+success rather than a missing answer) and a message saying what the body was
+instead — an excerpt, or only the key names of a JSON object, since such a
+body may hold a credential under another name.
+
+Server messages → events (the Vatel wire spec §5)
+-------------------------------------------------
+===========================  ==============================================
+``session_started{id}``      ``session_started(session_id=id)``
+``speech_started{emulated}`` ``user_speech_started(emulated)``
+``speech_stopped``           ``user_speech_stopped``
+``input_audio_transcript``   ``user_transcript(text, final, turn_id)``
+``response_text``            ``agent_text(text, delta, final, turn_id)``
+``response_audio``           ``agent_audio`` (24 kHz), then
+                             ``agent_audio_done`` when ``is_final``
+``interruption``             ``interruption(turn_id)``
+``tool_call``                ``tool_call(call_id, name, arguments)``
+``session_ended``            ``session_ended(reason="completed")``
+anything else                ``unknown_message(raw=<the JSON object>)``
+===========================  ==============================================
+
+Decisions where the protocol is silent or loose:
+
+* **Agent text replaces.** Vatel's ``response_text`` carries the whole text
+  and "may repeat or refine while not final" (``VoiceSessionResponseTextData``).
+  The codec keeps the last text per ``turn_id``: when the new text extends
+  it, ``delta`` is the added suffix (empty for a repeat); otherwise the text
+  was rewritten and ``delta`` is the whole new text. A final text forgets the
+  turn, so a later segment of the same turn starts afresh.
+* **Interruption fences the turn.** ``interruption`` carries no turn id
+  (§9); it applies to the turn whose audio is being received — the last
+  ``response_audio`` turn not yet finished by ``is_final`` — or ``None`` when
+  no agent audio is in flight. Every later ``response_audio`` of that turn is
+  dropped, including an ``is_final`` chunk, so neither its audio nor an
+  ``agent_audio_done`` reaches the application (§12.6 lets servers send
+  either). Text of that turn is still delivered: it is a record of what the
+  agent meant to say, not playback.
+* **Bad audio never stops the session.** Invalid base64 in
+  ``response_audio`` is a non-fatal ``provider_error`` ``malformed_audio`` and
+  the chunk is skipped (its ``is_final`` still ends the turn). An odd byte
+  count cannot be 16-bit PCM: the whole-sample prefix is delivered and a
+  non-fatal ``provider_error`` ``odd_length_audio`` says one byte was dropped.
+* **Fields.** A known type whose payload field is missing or of the wrong
+  type (``text``, ``transcript``, ``audio``, ``toolCallId``, …) becomes a
+  non-fatal ``provider_error`` ``malformed_message`` naming the type and the
+  field, and no event. Flags that the protocol added later default to the
+  behaviour before they existed (the Go SDK's structs predate them, §5):
+  a missing ``is_final`` means final for text and transcripts and not-final
+  for audio; a missing ``emulated`` means false. ``session_started`` without
+  a string ``id`` still starts the session (``session_id=None``; a non-string
+  id is also reported). A null or missing ``data`` counts as ``{}``, which is
+  all the empty-data types need; extra top-level keys (``timestamp``, §12.4)
+  and extra ``data`` keys are ignored.
+* **Tool arguments.** The ``arguments`` array of descriptors becomes a dict
+  ``name → value`` (a descriptor without ``value`` maps to ``None``; a repeated
+  name keeps the last; a missing or null ``arguments`` is ``{}``). A
+  descriptor that is not an object with a string ``name`` is skipped and
+  reported as a non-fatal ``provider_error`` ``malformed_tool_argument``; the
+  tool call is still delivered. The JS SDK's snake-case aliases
+  ``tool_call_id``/``tool_name`` are accepted (§5).
+* **The end.** ``session_ended`` ends the session with reason ``completed``
+  (Vatel gives no reason, so :attr:`Capabilities.end_reasons` is false) and
+  the codec closes its side with 1000; the server's own close that follows
+  changes nothing. Without ``session_ended``, the close code is mapped by
+  :func:`voiceadapters.codec.default_close_reason`.
+* A second ``session_started`` is a ``provider_error`` ``unexpected_message``;
+  a binary frame is ``provider_error`` ``unexpected_binary`` (Vatel sends
+  only text frames, §3).
+
+Commands (the Vatel wire spec §4): ``send_audio`` → ``input_audio``,
+``send_tool_result`` → ``tool_call_output``, ``close`` → close 1000.
+``send_text`` and ``interrupt`` have no Vatel message and are refused by the
+base class from the capabilities.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from voiceadapters.codec import Codec
+from voiceadapters.commands import (
+    COMMAND_CAPABILITY,
+    Command,
+    SendAudio,
+    SendToolResult,
+)
+from voiceadapters.config import ProviderConfig
+from voiceadapters.errors import AuthenticationError, TokenRequestError, UnsupportedCommandError
+from voiceadapters.events import (
+    AgentAudio,
+    AgentAudioDone,
+    AgentText,
+    Interruption,
+    SessionStarted,
+    ToolCall,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from voiceadapters.handshake import (
+    CloseFrame,
+    Frame,
+    HttpRequest,
+    HttpResponse,
+    WebSocketRequest,
+    build_url,
+)
+from voiceadapters.secrets import Secret
+
+from . import messages as m
+from .provider import API_KEY_ENV, CAPABILITIES, WIRE_FORMAT, VatelOptions
+
+__all__ = ["CONNECTION_PATH", "TOKEN_PATH", "VatelCodec"]
+
+TOKEN_PATH = "/v1/session-token"
+CONNECTION_PATH = "/v1/connection"
+
+#: Keepalive of the PY SDK's ``connect()`` (the Vatel wire spec §10).
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
+
+#: How many turns' text, and how many interrupted turns, are remembered. A
+#: turn normally finishes long before this many others start; the bound only
+#: keeps a misbehaving server from growing the codec without limit.
+_TURN_MEMORY = 32
+
+_EXCERPT = 200
+
+
+class _Malformed(Exception):
+    """A known message lacks a field or has one of the wrong type."""
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(field, expected)
+        self.field = field
+        self.expected = expected
+
+
+def _require_str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise _Malformed(key, "a string")
+    return value
+
+
+def _optional_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _Malformed(key, "a string")
+
+
+def _flag(data: dict[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _Malformed(key, "a boolean")
+    return value
+
+
+def _error_message(response: HttpResponse) -> str:
+    """What the server said: ``{"error": …}`` if it sent that, else an excerpt."""
+    if not response.body:
+        return "(empty body)"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    return response.text(_EXCERPT)
+
+
+class VatelCodec(Codec):
+    """Client side of a Vatel voice session; see the module docstring.
+
+    Raises :class:`~voiceadapters.errors.ConfigError` at construction when
+    ``config`` has no API key.
+    """
+
+    provider = "vatel"
+    capabilities = CAPABILITIES
+    wire_input = WIRE_FORMAT
+    wire_output = WIRE_FORMAT
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__()
+        options = config.options
+        if not isinstance(options, VatelOptions):
+            # A config resolved against another schema (or built by hand):
+            # validate it against ours so a wrong option fails here, not later.
+            options = VatelOptions.model_validate(options.model_dump())
+        self.config = config
+        self.options: VatelOptions = options
+        self._api_key = config.require_api_key(API_KEY_ENV)
+        self._token: Secret | None = None
+        self._opened = False
+        self._started = False
+        # turn_id -> last text of that turn (replace semantics).
+        self._texts: OrderedDict[str, str] = OrderedDict()
+        # The turn whose audio is arriving and not yet finished by is_final.
+        self._audio_turn: str | None = None
+        # Interrupted turns, whose late audio is dropped (ordered: oldest first).
+        self._fenced: OrderedDict[str, None] = OrderedDict()
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            m.RESPONSE_AUDIO: self._on_response_audio,
+            m.RESPONSE_TEXT: self._on_response_text,
+            m.INPUT_AUDIO_TRANSCRIPT: self._on_transcript,
+            m.SPEECH_STARTED: self._on_speech_started,
+            m.SPEECH_STOPPED: self._on_speech_stopped,
+            m.INTERRUPTION: self._on_interruption,
+            m.TOOL_CALL: self._on_tool_call,
+            m.SESSION_STARTED: self._on_session_started,
+            m.SESSION_ENDED: self._on_session_ended,
+        }
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "open" if self._opened else "handshake"
+        return f"<VatelCodec {self.config.to_string()!r} {state}>"
+
+    # -- handshake ---------------------------------------------------------
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.config.http_base}{TOKEN_PATH}"
+
+    @property
+    def connection_url(self) -> str:
+        return f"{self.config.ws_base}{CONNECTION_PATH}"
+
+    def handshake_step(self) -> HttpRequest | WebSocketRequest | None:
+        """The token request, then the WebSocket to open, then ``None``."""
+        if self._opened:
+            return None
+        if self._token is None:
+            return self._token_request()
+        return WebSocketRequest(
+            url=self.connection_url,
+            query=(("token", self._token),),
+            open_timeout=self.options.timeout,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
+        )
+
+    def _token_request(self) -> HttpRequest:
+        headers = (
+            ("Authorization", Secret("Bearer " + self._api_key.reveal())),
+            ("Content-Type", "application/json"),
+        )
+        if self.options.token_form == "query":
+            # The legacy form: the agent in the query, no body (docs' Next.js
+            # demo, Go SDK SessionToken). Content-Type is sent as they do.
+            return HttpRequest(
+                "POST",
+                self.token_url,
+                headers=headers,
+                query=(("agentId", self.options.agent_id),),
+                timeout=self.options.timeout,
+            )
+        return HttpRequest(
+            "POST",
+            self.token_url,
+            headers=headers,
+            json=self.options.token_request_body(),
+            timeout=self.options.timeout,
+        )
+
+    def receive_http_response(self, response: HttpResponse) -> None:
+        """Take the token from a 200, or raise the typed error (module docstring)."""
+        if self._token is not None or self._opened:
+            raise RuntimeError("VatelCodec: no HTTP request is pending")
+        url = build_url(self.token_url, self._token_request().query)
+        if response.status != 200:
+            error = AuthenticationError if response.status in (401, 403) else TokenRequestError
+            raise error(self.provider, response.status, _error_message(response), url=url)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            what = (
+                "a JSON object without a non-empty string 'token'"
+                if isinstance(body, dict)
+                else "not a JSON object"
+            )
+            excerpt = response.text(_EXCERPT) if response.body else "(empty body)"
+            if isinstance(body, dict):
+                # Keys only: the body might hold a token under another name.
+                excerpt = f"keys {sorted(body)}"
+            raise TokenRequestError(self.provider, 200, f"the body is {what}: {excerpt}", url=url)
+        self._token = Secret(token)
+
+    def connection_opened(self) -> None:
+        """Nothing to send: Vatel has no first client message; the server
+        opens the session with ``session_started`` (the Vatel wire spec §7)."""
+        if self._token is None:
+            raise RuntimeError("VatelCodec: the WebSocket opened before the token step")
+        self._opened = True
+
+    # -- frames from the server ----------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        if isinstance(frame, bytes):
+            self._error(
+                "unexpected_binary",
+                f"binary frame of {len(frame)} bytes; Vatel sends only JSON text frames",
+            )
+            return
+        message = self._parse_json_object(frame)
+        if message is None:
+            return
+        kind = message.get("type")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            if isinstance(kind, str):
+                self._unknown(message)
+            else:
+                self._error("malformed_message", f"message has no string 'type': {frame[:120]!r}")
+            return
+        data = message.get("data")
+        if data is None:
+            data = {}
+        elif not isinstance(data, dict):
+            self._error("malformed_message", f"{kind}: 'data' is not an object")
+            return
+        try:
+            handler(data)
+        except _Malformed as exc:
+            self._error("malformed_message", f"{kind}: field {exc.field!r} must be {exc.expected}")
+
+    def _on_response_audio(self, data: dict[str, Any]) -> None:
+        # The hot path: one message per agent audio chunk (tens per second).
+        turn_id = _require_str(data, "turn_id")
+        audio = _require_str(data, "audio")
+        is_final = _flag(data, "is_final", False)
+        if turn_id in self._fenced:
+            return  # the user interrupted this turn: its audio must not play
+        try:
+            pcm = base64.b64decode(audio, validate=True)
+        except ValueError:
+            pcm = None
+            self._error(
+                "malformed_audio",
+                f"response_audio of turn {turn_id!r}: audio is not valid base64 "
+                f"({len(audio)} characters); chunk skipped",
+            )
+        if pcm:
+            if len(pcm) & 1:
+                self._error(
+                    "odd_length_audio",
+                    f"response_audio of turn {turn_id!r} has {len(pcm)} bytes, not whole "
+                    "16-bit samples; the last byte was dropped",
+                )
+                pcm = pcm[:-1]
+            if pcm:
+                self._emit(AgentAudio(pcm=pcm, format=WIRE_FORMAT, turn_id=turn_id))
+        if is_final:
+            if self._audio_turn == turn_id:
+                self._audio_turn = None
+            self._emit(AgentAudioDone(turn_id=turn_id))
+        else:
+            self._audio_turn = turn_id
+
+    def _on_response_text(self, data: dict[str, Any]) -> None:
+        turn_id = _require_str(data, "turn_id")
+        text = _require_str(data, "text")
+        final = _flag(data, "is_final", True)
+        previous = self._texts.pop(turn_id, "")
+        delta = text[len(previous) :] if text.startswith(previous) else text
+        if not final:
+            self._texts[turn_id] = text
+            if len(self._texts) > _TURN_MEMORY:
+                self._texts.popitem(last=False)
+        self._emit(AgentText(text=text, delta=delta, final=final, turn_id=turn_id))
+
+    def _on_transcript(self, data: dict[str, Any]) -> None:
+        text = _require_str(data, "transcript")
+        final = _flag(data, "is_final", True)
+        turn_id = _optional_str(data, "turn_id")
+        self._emit(UserTranscript(text=text, final=final, turn_id=turn_id))
+
+    def _on_speech_started(self, data: dict[str, Any]) -> None:
+        self._emit(UserSpeechStarted(emulated=_flag(data, "emulated", False)))
+
+    def _on_speech_stopped(self, data: dict[str, Any]) -> None:
+        self._emit(UserSpeechStopped())
+
+    def _on_interruption(self, data: dict[str, Any]) -> None:
+        turn_id = self._audio_turn
+        if turn_id is not None:
+            self._audio_turn = None
+            self._fenced[turn_id] = None
+            if len(self._fenced) > _TURN_MEMORY:
+                self._fenced.popitem(last=False)
+        self._emit(Interruption(turn_id=turn_id))
+
+    def _on_tool_call(self, data: dict[str, Any]) -> None:
+        call_id = data.get("toolCallId", data.get("tool_call_id"))
+        if not isinstance(call_id, str):
+            raise _Malformed("toolCallId", "a string")
+        name = data.get("toolName", data.get("tool_name"))
+        if not isinstance(name, str):
+            raise _Malformed("toolName", "a string")
+        items = data.get("arguments")
+        if items is None:
+            items = []
+        elif not isinstance(items, list):
+            raise _Malformed("arguments", "an array")
+        arguments: dict[str, Any] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                arguments[item["name"]] = item.get("value")
+            else:
+                self._error(
+                    "malformed_tool_argument",
+                    f"tool_call {call_id!r} ({name}): argument #{index} is not an object "
+                    "with a string 'name'; skipped",
+                )
+        self._emit(ToolCall(call_id=call_id, name=name, arguments=arguments))
+
+    def _on_session_started(self, data: dict[str, Any]) -> None:
+        if self._started:
+            self._error("unexpected_message", "session_started received twice; ignored")
+            return
+        self._started = True
+        session_id = data.get("id")
+        if session_id is not None and not isinstance(session_id, str):
+            self._error("malformed_message", "session_started: field 'id' must be a string")
+            session_id = None
+        self._emit(SessionStarted(session_id=session_id))
+
+    def _on_session_ended(self, data: dict[str, Any]) -> None:
+        self._end("completed", close=CloseFrame(1000, "session ended"))
+
+    # -- commands from the application ------------------------------------------
+
+    def _on_command(self, command: Command) -> None:
+        if isinstance(command, SendAudio):
+            pcm = command.pcm
+            if not pcm:
+                return
+            WIRE_FORMAT.check(pcm, what="send_audio pcm")
+            # Hot path (every 20 ms): base64 needs no JSON escaping, so the
+            # frame is assembled directly instead of through json.dumps.
+            audio = base64.b64encode(pcm).decode("ascii")
+            self._send('{"type":"input_audio","data":{"audio":"' + audio + '"}}')
+        elif isinstance(command, SendToolResult):
+            self._send_json(m.tool_call_output(command.call_id, command.output))
+        else:
+            # The base class refuses commands whose capability is false, so
+            # this is only reached by a command type added to the core later.
+            raise UnsupportedCommandError(
+                self.provider, COMMAND_CAPABILITY.get(command.type, command.type), command.type
+            )
