@@ -22,7 +22,7 @@ from ..handshake import Frame, HttpRequest, HttpResponse, Params, WebSocketReque
 from ..secrets import MASK, Secret
 from .base import Connection, Transport, TransportClosed
 
-__all__ = ["NetworkTransport", "WebSocketConnection", "scrub"]
+__all__ = ["NetworkTransport", "ScrubbingLogger", "WebSocketConnection", "scrub"]
 
 log = logging.getLogger("voiceadapters.transport")
 
@@ -48,6 +48,27 @@ def _close_info(exc: ConnectionClosed) -> tuple[int | None, str]:
     if rcvd is None:
         return None, ""
     return rcvd.code, rcvd.reason
+
+
+class ScrubbingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger for ``websockets`` that masks secrets before anything is emitted.
+
+    ``websockets`` logs the request line (with the query string, where some
+    providers put tokens and keys) at DEBUG level. Records are formatted here,
+    scrubbed, and passed on as plain text to the same ``websockets.client``
+    logger, so users' logging configuration still applies.
+    """
+
+    def __init__(self, logger: logging.Logger, *params: Params) -> None:
+        super().__init__(logger, {})
+        self._params = params
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, "%s", scrub(text, *self._params), **kwargs)
 
 
 class WebSocketConnection(Connection):
@@ -116,6 +137,9 @@ class NetworkTransport(Transport):
             "open_timeout": request.open_timeout,
             "close_timeout": 5.0,
             "user_agent_header": "voiceadapters",
+            "logger": ScrubbingLogger(
+                logging.getLogger("websockets.client"), request.query, request.headers
+            ),
         }
         masked = request.describe()
         try:
