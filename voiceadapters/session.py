@@ -7,19 +7,15 @@
         async for event in session:            # normalized events, app output format
             ...
 
-A :class:`Session` sits between the application and the :class:`~voiceadapters.driver.Driver`:
+A :class:`Session` sits between the application and the :class:`~voiceadapters.driver.Driver`.
+The pure part of its work — checking and converting microphone audio,
+converting and re-framing agent audio, flushing at turn ends, fencing
+interrupted turns — is :class:`~voiceadapters.pipeline.AudioPipeline`. The
+session adds what needs the event loop:
 
-* **audio in**: checks the application's PCM (whole sample frames, or
-  :class:`~voiceadapters.errors.AudioFormatError` before anything is consumed),
-  converts it to the plugin's wire input format with a streaming soxr
-  converter, and hands it to the codec;
-* **audio out**: converts each ``agent_audio`` to the application's output
-  format and re-frames it into fixed frames of ``output_frame_ms``; the
-  converter is flushed at the end of every agent turn (``agent_audio_done``,
-  a new turn, the end of the session) so no tail is lost, and cleared only on
-  ``interruption``;
-* **fencing**: on ``interruption``, queued but unread ``agent_audio`` of the
-  interrupted turn is discarded, so none of it reaches the application;
+* **fencing the queue**: on ``interruption``, queued but unread
+  ``agent_audio`` of the interrupted turn is discarded, so none of it reaches
+  the application;
 * **bounded buffering**: events wait in a queue for the application. When the
   application falls behind by more than ``max_buffered_audio`` seconds of
   agent audio, the oldest *audio* events are dropped and counted in
@@ -37,15 +33,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from .audio import Reframer, StreamConverter
 from .capabilities import Capabilities
 from .codec import Codec
 from .commands import Close, Interrupt, SendAudio, SendText, SendToolResult
 from .config import ProviderConfig, parse_config, resolve_config
 from .driver import Driver
 from .errors import SessionClosedError
-from .events import AgentAudio, AgentAudioDone, Event, Interruption, SessionEnded
+from .events import AgentAudio, Event, Interruption, SessionEnded
 from .format import AudioFormat
+from .pipeline import AudioPipeline
 from .plugin import Provider
 from .registry import Registry
 from .registry import registry as default_registry
@@ -74,49 +70,6 @@ class SessionStats:
     """``agent_audio`` events discarded because their turn was interrupted."""
 
 
-class _OutputAudio:
-    """Wire → application audio for agent speech: convert, then re-frame."""
-
-    def __init__(self, dst: AudioFormat, frame_ms: int | None) -> None:
-        self.dst = dst
-        self._conv: StreamConverter | None = None
-        self._frame = Reframer(dst.bytes_for(frame_ms / 1000)) if frame_ms else None
-        self.turn_id: str | None = None
-
-    def push(self, event: AgentAudio) -> list[AgentAudio]:
-        out: list[AgentAudio] = []
-        if event.turn_id != self.turn_id:
-            out += self.flush()
-            self.turn_id = event.turn_id
-        if self._conv is None or self._conv.src != event.format:
-            out += self.flush()
-            self._conv = StreamConverter(event.format, self.dst)
-        return out + self._frames(self._conv.convert(event.pcm), final=False)
-
-    def flush(self) -> list[AgentAudio]:
-        """End of a turn: everything still held, the last frame possibly short."""
-        tail = self._conv.flush() if self._conv is not None else b""
-        return self._frames(tail, final=True)
-
-    def clear(self) -> None:
-        if self._conv is not None:
-            self._conv.clear()
-        if self._frame is not None:
-            self._frame.flush(pad=False)
-
-    def _frames(self, pcm: bytes, *, final: bool) -> list[AgentAudio]:
-        chunks: list[bytes]
-        if self._frame is None:
-            chunks = [pcm] if pcm else []
-        else:
-            chunks = self._frame.push(pcm) if pcm else []
-            if final:
-                rest = self._frame.flush(pad=False)
-                if rest:
-                    chunks.append(rest)
-        return [AgentAudio(pcm=c, format=self.dst, turn_id=self.turn_id) for c in chunks]
-
-
 class Session:
     """A live voice session. Create it with :func:`voiceadapters.connect`."""
 
@@ -143,16 +96,17 @@ class Session:
         self._transport = transport
         self._owns_transport = owns_transport
         self._registry = registry or default_registry
-        self._in_conv = StreamConverter(input_format, codec.wire_input)
-        self._out = _OutputAudio(self.output_format, output_frame_ms)
+        self._pipeline = AudioPipeline(
+            codec.wire_input, input_format, self.output_format, output_frame_ms
+        )
         self._queue: deque[Event] = deque()
         self._queued_audio_bytes = 0
         self._max_audio_bytes = self.output_format.bytes_for(max_buffered_audio)
         self._wakeup = asyncio.Event()
         self._ended: SessionEnded | None = None
-        self._fenced_turns: set[str | None] = set()
         self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
+        self._purged = 0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -186,7 +140,7 @@ class Session:
         if self._ended is None and not self._closing:
             self._closing = True
             with contextlib.suppress(SessionClosedError):
-                tail = self._in_conv.flush()
+                tail = self._pipeline.flush_input()
                 if tail:
                     await self._driver.command(SendAudio(pcm=tail))
             with contextlib.suppress(SessionClosedError):
@@ -226,9 +180,8 @@ class Session:
         if self._ended is not None or self._closing:
             raise SessionClosedError(f"{self.provider.name} session has ended")
         data = bytes(pcm)
-        self.input_format.check(data, what="send_audio() data")
+        wire = self._pipeline.encode(data)  # raises before anything is consumed
         self.stats.audio_bytes_sent += len(data)
-        wire = self._in_conv.convert(data)
         if wire:
             await self._driver.command(SendAudio(pcm=wire))
 
@@ -247,44 +200,25 @@ class Session:
     # -- events --------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, AgentAudio):
-                if event.turn_id in self._fenced_turns:
-                    continue
-                for frame in self._out.push(event):
-                    self._enqueue(frame)
-            elif isinstance(event, AgentAudioDone):
-                for frame in self._out.flush():
-                    self._enqueue(frame)
-                self._enqueue(event)
-            elif isinstance(event, Interruption):
-                self._fence(event.turn_id)
-                self._enqueue(event)
+        for event in self._pipeline.process(events):
+            if isinstance(event, Interruption):
+                self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):
-                for frame in self._out.flush():
-                    self._enqueue(frame)
                 self._ended = event
-                self._enqueue(event)
                 self._call_hook(
                     "voiceadapters_session_ended", provider=self.provider.name, event=event
                 )
-            else:
-                self._enqueue(event)
+            self._enqueue(event)
+        self.stats.fenced_audio_events = self._pipeline.fenced_audio_events + self._purged
         self._wakeup.set()
 
-    def _fence(self, turn_id: str | None) -> None:
-        """Interruption: discard the turn's converter state and its unread audio."""
-        if turn_id is not None:
-            # Later audio of an unnamed turn cannot be told apart from the next
-            # turn's, so only named turns are fenced for the future.
-            self._fenced_turns.add(turn_id)
-        if self._out.turn_id == turn_id or turn_id is None:
-            self._out.clear()
+    def _purge_turn(self, turn_id: str | None) -> None:
+        """Interruption: queued but unread audio of the turn is never delivered."""
         kept: deque[Event] = deque()
         for queued in self._queue:
             if isinstance(queued, AgentAudio) and (turn_id is None or queued.turn_id == turn_id):
                 self._queued_audio_bytes -= len(queued.pcm)
-                self.stats.fenced_audio_events += 1
+                self._purged += 1
             else:
                 kept.append(queued)
         self._queue = kept

@@ -1,0 +1,120 @@
+"""The session's audio and event processing, sans I/O.
+
+Between the application and a codec, a session does pure work that has
+nothing to do with sockets or the event loop:
+
+* **audio in**: check the application's PCM (whole sample frames, or
+  :class:`~voiceadapters.errors.AudioFormatError` before anything is
+  consumed) and convert it to the codec's wire input format with a streaming
+  soxr converter;
+* **audio out**: convert each ``agent_audio`` to the application's output
+  format and re-frame it into frames of ``output_frame_ms``; flush the
+  converter at the end of every agent turn (``agent_audio_done``, a new turn,
+  ``session_ended``) so no tail is lost; clear it only on ``interruption``;
+* **fencing**: after ``interruption``, drop any later ``agent_audio`` of the
+  interrupted turn (a codec should already do so; this is the safety net).
+
+:class:`AudioPipeline` does exactly that and nothing else, so the
+:class:`~voiceadapters.session.Session` (asyncio) and the conformance suite's
+codec level (fake clock, no event loop) share one implementation.
+"""
+
+from __future__ import annotations
+
+from .audio import Reframer, StreamConverter
+from .events import AgentAudio, AgentAudioDone, Event, Interruption, SessionEnded
+from .format import AudioFormat
+
+__all__ = ["AudioPipeline"]
+
+
+class AudioPipeline:
+    """Application ⇄ wire audio and event post-processing for one session."""
+
+    def __init__(
+        self,
+        wire_input: AudioFormat,
+        input_format: AudioFormat,
+        output_format: AudioFormat,
+        output_frame_ms: int | None = 20,
+    ) -> None:
+        self.input_format = input_format
+        self.output_format = output_format
+        self._in = StreamConverter(input_format, wire_input)
+        self._out: StreamConverter | None = None
+        self._frames = (
+            Reframer(output_format.bytes_for(output_frame_ms / 1000)) if output_frame_ms else None
+        )
+        self._turn_id: str | None = None
+        self._fenced: set[str] = set()
+        #: ``agent_audio`` events dropped because their turn was interrupted.
+        self.fenced_audio_events = 0
+
+    # -- application → wire ----------------------------------------------------
+
+    def encode(self, pcm: bytes) -> bytes:
+        """Application PCM → wire PCM (may be empty while the resampler fills)."""
+        self.input_format.check(pcm, what="send_audio() data")
+        return self._in.convert(pcm)
+
+    def flush_input(self) -> bytes:
+        """The resampler's tail, at the end of the microphone stream."""
+        return self._in.flush()
+
+    # -- wire → application ----------------------------------------------------
+
+    def process(self, events: list[Event]) -> list[Event]:
+        """Codec events → application events (converted, re-framed, fenced)."""
+        out: list[Event] = []
+        for event in events:
+            if isinstance(event, AgentAudio):
+                if event.turn_id is not None and event.turn_id in self._fenced:
+                    self.fenced_audio_events += 1
+                    continue
+                self._push(event, out)
+            elif isinstance(event, AgentAudioDone | SessionEnded):
+                self._flush(out)
+                out.append(event)
+            elif isinstance(event, Interruption):
+                if event.turn_id is not None:
+                    # Later audio of an unnamed turn cannot be told apart from
+                    # the next turn's, so only named turns are fenced for good.
+                    self._fenced.add(event.turn_id)
+                if event.turn_id is None or event.turn_id == self._turn_id:
+                    self._clear()
+                out.append(event)
+            else:
+                out.append(event)
+        return out
+
+    def _push(self, event: AgentAudio, out: list[Event]) -> None:
+        if event.turn_id != self._turn_id:
+            self._flush(out)
+            self._turn_id = event.turn_id
+        if self._out is None or self._out.src != event.format:
+            self._flush(out)
+            self._out = StreamConverter(event.format, self.output_format)
+        self._emit(self._out.convert(event.pcm), out, final=False)
+
+    def _flush(self, out: list[Event]) -> None:
+        tail = self._out.flush() if self._out is not None else b""
+        self._emit(tail, out, final=True)
+
+    def _clear(self) -> None:
+        if self._out is not None:
+            self._out.clear()
+        if self._frames is not None:
+            self._frames.flush(pad=False)
+
+    def _emit(self, pcm: bytes, out: list[Event], *, final: bool) -> None:
+        fmt, turn = self.output_format, self._turn_id
+        if self._frames is None:
+            if pcm:
+                out.append(AgentAudio(pcm=pcm, format=fmt, turn_id=turn))
+            return
+        chunks = self._frames.push(pcm) if pcm else []
+        if final:
+            rest = self._frames.flush(pad=False)
+            if rest:
+                chunks.append(rest)
+        out.extend(AgentAudio(pcm=c, format=fmt, turn_id=turn) for c in chunks)
