@@ -58,6 +58,9 @@ class Provider(ABC):
     #: Audio formats on the wire, client → provider and provider → client.
     wire_input: ClassVar[AudioFormat]
     wire_output: ClassVar[AudioFormat]
+    #: Exact byte size of every microphone frame on the wire, when the protocol
+    #: fixes one (binary-pcm: 640); ``None``: any whole number of samples.
+    wire_frame_bytes: ClassVar[int | None] = None
     #: What the protocol can carry.
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: Simulator scenarios, the first being the default.

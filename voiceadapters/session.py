@@ -66,6 +66,8 @@ class SessionStats:
     dropped_audio_events: int = 0
     """``agent_audio`` events dropped because the application read too slowly."""
     dropped_audio_bytes: int = 0
+    max_queued_audio_bytes: int = 0
+    """High-water mark of agent audio waiting in the queue (bounded by ``max_buffered_audio``)."""
     fenced_audio_events: int = 0
     """``agent_audio`` events discarded because their turn was interrupted."""
 
@@ -229,6 +231,8 @@ class Session:
             self._queued_audio_bytes += len(event.pcm)
             if self._queued_audio_bytes > self._max_audio_bytes:
                 self._drop_oldest_audio()
+            if self._queued_audio_bytes > self.stats.max_queued_audio_bytes:
+                self.stats.max_queued_audio_bytes = self._queued_audio_bytes
 
     def _drop_oldest_audio(self) -> None:
         kept: deque[Event] = deque()

@@ -178,6 +178,20 @@ class CodecPair:
     def _collect_events(self) -> None:
         self.events.extend(self.codec.events_received())
 
+    def inject(self, frame: ServerOut) -> list[Event]:
+        """Deliver ``frame`` to the codec as if the server had sent it; returns new events."""
+        mark = len(self.events)
+        if isinstance(frame, CloseFrame):
+            if self._server is not None and not self._server.closed:
+                self._server.receive_closed(frame.code, self.now)
+            self.codec.receive_closed(frame.code, frame.reason)
+        elif isinstance(frame, DropConnection):
+            self.drop_connection()
+        else:
+            self.codec.receive_frame(frame)
+        self.pump()
+        return self.events[mark:]
+
     def drop_connection(self) -> None:
         """The network fails: both sides see the connection close with no code."""
         if self._server is not None and not self._server.closed:

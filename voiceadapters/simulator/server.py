@@ -42,7 +42,7 @@ class SimulatorServer:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._live: dict[SimulatorConnection, tuple[web.Request, web.WebSocketResponse]] = {}
 
     @property
     def port(self) -> int:
@@ -74,6 +74,23 @@ class SimulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def inject(self, conn: SimulatorConnection, frame: str | bytes | CloseFrame) -> None:
+        """Send ``frame`` to the client of ``conn`` now, bypassing the protocol
+        (fault injection for tests and conformance: malformed or unknown messages)."""
+        _, ws = self._live[conn]
+        if isinstance(frame, CloseFrame):
+            await ws.close(code=frame.code, message=frame.reason.encode())
+        elif isinstance(frame, str):
+            await ws.send_str(frame)
+        else:
+            await ws.send_bytes(frame)
+
+    async def drop(self, conn: SimulatorConnection) -> None:
+        """Cut ``conn``'s TCP connection without a closing handshake (a lost network)."""
+        request, _ = self._live[conn]
+        if request.transport is not None:
+            request.transport.abort()
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()
@@ -114,6 +131,7 @@ class SimulatorServer:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, compress=False, autoping=True)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self._live[conn] = (request, ws)
         try:
             conn.opened(self._now())
             if not await self._flush(request, ws, conn):
@@ -144,6 +162,7 @@ class SimulatorServer:
             conn.receive_closed(None, self._now())
         finally:
             self._sockets.discard(ws)
+            self._live.pop(conn, None)
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
