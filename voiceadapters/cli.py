@@ -322,7 +322,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="demo-output", help="where to write the WAV and events")
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
     p.set_defaults(func=cmd_demo)
+
+    _add_extension_commands(sub)
     return parser
+
+
+#: Subcommands that other distributions add, and what to install for them.
+EXTENSION_COMMANDS = {
+    "conformance": (
+        "run the conformance suite against a provider plugin",
+        "voiceadapters-conformance",
+    ),
+}
+
+
+def _add_extension_commands(sub: Any) -> None:
+    """Subcommands from the entry-point group ``voiceadapters.cli``
+    (``register_cli(subparsers)``); a known one that is not installed gets a
+    placeholder that says what to install."""
+    from importlib.metadata import entry_points
+
+    seen = set()
+    for ep in entry_points(group="voiceadapters.cli"):
+        try:
+            ep.load()(sub)
+            seen.add(ep.name)
+        except Exception as exc:  # a broken extension must not break the CLI
+            print(
+                f"voiceadapters: warning: CLI extension {ep.name!r} failed: {exc}", file=sys.stderr
+            )
+    for name, (summary, dist) in EXTENSION_COMMANDS.items():
+        if name in seen:
+            continue
+        p = sub.add_parser(name, help=f"{summary} (needs {dist})")
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(
+            func=lambda args, dist=dist, name=name: _fail(
+                f"'{name}' needs the {dist} distribution: pip install {dist} "
+                f"(from a clone: pip install -e {dist.removeprefix('voiceadapters-')})"
+            )
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

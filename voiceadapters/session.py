@@ -253,24 +253,26 @@ class Session:
     async def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event, or ``None`` once ``session_ended`` has been read.
 
-        Raises ``asyncio.TimeoutError`` if nothing arrives within ``timeout``.
+        An event already queued is returned at once (even with ``timeout=0``);
+        otherwise waits up to ``timeout`` seconds (``None``: forever) and raises
+        ``asyncio.TimeoutError`` if nothing arrives.
         """
-
-        async def wait() -> Event | None:
-            while True:
-                if self._queue:
-                    event = self._queue.popleft()
-                    if isinstance(event, AgentAudio):
-                        self._queued_audio_bytes -= len(event.pcm)
-                        self.stats.audio_bytes_received += len(event.pcm)
-                    return event
-                if self._ended is not None and self._delivered_end:
-                    return None
+        if not self._queue and not (self._ended is not None and self._delivered_end):
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            while not self._queue:
                 self._wakeup.clear()
-                await self._wakeup.wait()
-
-        event = await asyncio.wait_for(wait(), timeout)
-        if isinstance(event, SessionEnded):
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+        if not self._queue:
+            return None
+        event = self._queue.popleft()
+        if isinstance(event, AgentAudio):
+            self._queued_audio_bytes -= len(event.pcm)
+            self.stats.audio_bytes_received += len(event.pcm)
+        elif isinstance(event, SessionEnded):
             self._delivered_end = True
         return event
 

@@ -138,7 +138,14 @@ class SimulatorServer:
                 return ws
             while not conn.closed:
                 deadline = conn.get_timer()
-                timeout = None if deadline is None else max(0.0, deadline - self._now())
+                now = self._now()
+                if deadline is not None and deadline <= now:
+                    # Due already. (Not receive(timeout=0): aiohttp reads 0 as "no timeout".)
+                    conn.handle_timer(now)
+                    if not await self._flush(request, ws, conn):
+                        break
+                    continue
+                timeout = None if deadline is None else deadline - now
                 try:
                     msg = await ws.receive(timeout=timeout)
                 except asyncio.TimeoutError:
