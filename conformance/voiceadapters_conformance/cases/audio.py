@@ -1,0 +1,145 @@
+"""Family 3: audio — framing and sample conservation both ways, and fidelity.
+
+Every case runs with application formats of 16, 24 and 48 kHz. The session's
+converters are deterministic, so "conserved" means exactly equal to a
+one-shot streaming conversion of the whole signal, except for zero padding of
+the last wire frame when the protocol fixes the frame size.
+"""
+
+from __future__ import annotations
+
+from voiceadapters.audio import StreamConverter, best_alignment, pcm_to_array
+from voiceadapters.events import AgentAudio, SessionStarted
+from voiceadapters.format import AudioFormat
+
+from ..framework import CaseContext, case
+from ..harness import CodecHarness, Harness
+from ._util import agent_pcm, speech
+
+RATES = {"16": 16000, "24": 24000, "48": 48000}
+#: Odd chunk durations (ms), cycled: exercises re-framing at every boundary.
+CHUNK_MS = (7, 13, 20, 3, 31)
+
+
+def _convert(pcm: bytes, src: AudioFormat, dst: AudioFormat) -> bytes:
+    conv = StreamConverter(src, dst)
+    return conv.convert(pcm) + conv.flush()
+
+
+async def _microphone(h: Harness, ctx: CaseContext, rate: int) -> None:
+    fmt = AudioFormat(rate)
+    await h.open("echo", app_format=fmt)
+    await h.wait_for(lambda ev: any(isinstance(e, SessionStarted) for e in ev), 10)
+    pcm = speech(fmt)[: fmt.bytes_for(1.5)]
+    sent, i = 0, 0
+    while sent < len(pcm):
+        size = fmt.bytes_for(CHUNK_MS[i % len(CHUNK_MS)] / 1000)
+        await h.send_audio(pcm[sent : sent + size])
+        sent += size
+        i += 1
+    await h.close()
+    wire = h.provider.wire_input
+    expected = _convert(pcm, fmt, wire)
+    received = bytes(h.server.received_audio)
+    frame = h.provider.wire_frame_bytes
+    if frame:
+        sizes = set(h.server.binary_frame_sizes)
+        ctx.check(
+            sizes <= {frame}, f"wire frames of {sorted(sizes)} bytes; the protocol wants {frame}"
+        )
+        padded = -(-len(expected) // frame) * frame
+        ctx.check(
+            len(received) == padded,
+            f"{len(received)} bytes reached the provider; expected {len(expected)} "
+            f"padded to {padded}",
+        )
+        ctx.check(not any(received[len(expected) :]), "padding of the last frame is not silence")
+    else:
+        ctx.check(
+            len(received) == len(expected),
+            f"{len(received)} bytes reached the provider; {len(expected)} were sent "
+            f"({wire.duration(len(expected) - len(received)) * 1000:+.1f} ms lost)",
+        )
+    ctx.check(received[: len(expected)] == expected, "the audio that reached the provider differs")
+
+
+async def _agent(h: Harness, ctx: CaseContext, rate: int) -> None:
+    assert isinstance(h, CodecHarness)
+    fmt = AudioFormat(rate)
+    await h.open("echo", app_format=fmt)
+    await h.speak(speech(fmt))
+    await h.settle()
+    await h.close()
+    wire = [e for e in h.codec_events if isinstance(e, AgentAudio)]
+    ctx.check(wire, "the agent sent no audio")
+    expected = b""
+    # Convert per run of one format, as the session does (a WAV chunk may change it).
+    run: list[AgentAudio] = []
+    for event in [*wire, None]:
+        if run and (
+            event is None or event.format != run[0].format or event.turn_id != run[0].turn_id
+        ):
+            expected += _convert(b"".join(e.pcm for e in run), run[0].format, fmt)
+            run = []
+        if event is not None:
+            run.append(event)
+    got = agent_pcm(h.events)
+    ctx.check(
+        len(got) == len(expected),
+        f"the application got {len(got)} bytes of agent audio; the provider sent the "
+        f"equivalent of {len(expected)}",
+    )
+    ctx.check(got == expected, "the agent audio the application got differs from the conversion")
+    frame = fmt.bytes_for(0.02)
+    sizes = [len(e.pcm) for e in h.events if isinstance(e, AgentAudio)]
+    ctx.prefer(all(s == frame for s in sizes[:-1]), "agent audio is not in 20 ms frames")
+
+
+async def _fidelity(h: Harness, ctx: CaseContext, rate: int) -> None:
+    fmt = AudioFormat(rate)
+    await h.open("echo", app_format=fmt)
+    pcm = speech(fmt)
+    await h.speak(pcm)
+    await h.settle()
+    await h.close()
+    got = agent_pcm(h.events)
+    ctx.check(got, "the echo agent's reply carried no audio")
+    _, ncc = best_alignment(pcm_to_array(pcm), pcm_to_array(got))
+    ctx.note(f"normalized cross-correlation {ncc:.3f}")
+    ctx.check(ncc >= 0.8, f"echo cross-correlation {ncc:.3f} < 0.8")
+    ctx.prefer(ncc >= 0.9, f"echo cross-correlation {ncc:.3f} < 0.9")
+
+
+def _register() -> None:
+    for n, (label, rate) in enumerate(RATES.items()):
+
+        async def microphone(h: Harness, ctx: CaseContext, rate: int = rate) -> None:
+            await _microphone(h, ctx, rate)
+
+        microphone.__doc__ = (
+            f"Application audio at {label} kHz, sent in odd chunk sizes, reaches the "
+            "provider as exactly the streaming conversion to the wire format (in the "
+            "protocol's frame size, only the last frame zero-padded)."
+        )
+        case(f"3.{n + 1}", f"microphone audio conserved at {label} kHz")(microphone)
+
+        async def agent(h: Harness, ctx: CaseContext, rate: int = rate) -> None:
+            await _agent(h, ctx, rate)
+
+        agent.__doc__ = (
+            f"Every sample of agent audio reaches the application at {label} kHz: exactly "
+            "the streaming conversion of what the provider sent, flushed at the turn's end."
+        )
+        case(f"3.{n + 4}", f"agent audio conserved at {label} kHz", levels=("codec",))(agent)
+
+        async def fidelity(h: Harness, ctx: CaseContext, rate: int = rate) -> None:
+            await _fidelity(h, ctx, rate)
+
+        fidelity.__doc__ = (
+            f"Speech at {label} kHz through the echo agent comes back with normalized "
+            "cross-correlation ≥ 0.9 after alignment (≥ 0.8: non-strict)."
+        )
+        case(f"3.{n + 7}", f"echo fidelity at {label} kHz")(fidelity)
+
+
+_register()
