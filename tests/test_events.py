@@ -96,3 +96,21 @@ def test_agent_audio_log_line_has_byte_count_and_duration_not_bytes() -> None:
 def test_agent_audio_repr_is_short() -> None:
     event = AgentAudio(pcm=bytes(48000), format=AudioFormat(24000))
     assert "48000 bytes" in repr(event) and len(repr(event)) < 150
+
+
+def test_http_error_message_prefers_the_json_error_field() -> None:
+    from voiceadapters.handshake import HttpResponse
+
+    assert HttpResponse(401, b'{"error": "bad key"}').error_message() == "bad key"
+    assert HttpResponse(500, b'{"message": "down"}').error_message() == "down"
+    assert HttpResponse(502, b"<html>gateway</html>").error_message() == "<html>gateway</html>"
+    assert HttpResponse(500, b"").error_message() == "(empty body)"
+    assert HttpResponse(500, b"x" * 500).error_message(limit=10) == "x" * 10 + "…"
+
+
+def test_token_error_is_authentication_error_for_401_and_403() -> None:
+    from voiceadapters.errors import AuthenticationError, TokenRequestError, token_error
+
+    assert type(token_error("p", 401, "m")) is AuthenticationError
+    assert type(token_error("p", 403, "m")) is AuthenticationError
+    assert type(token_error("p", 404, "m")) is TokenRequestError

@@ -43,6 +43,7 @@ __all__ = [
     "UnsupportedCommandError",
     "VoiceAdaptersError",
     "WebSocketRejected",
+    "token_error",
 ]
 
 
@@ -153,6 +154,15 @@ class TokenRequestError(ConnectError):
 
 class AuthenticationError(TokenRequestError):
     """The provider refused the credentials (HTTP 401 or 403)."""
+
+
+def token_error(
+    provider: str, status: int, provider_message: str, *, url: str = ""
+) -> TokenRequestError:
+    """The typed error for a failed token request: :class:`AuthenticationError`
+    for 401/403, :class:`TokenRequestError` otherwise."""
+    kind = AuthenticationError if status in (401, 403) else TokenRequestError
+    return kind(provider, status, provider_message, url=url)
 
 
 class WebSocketRejected(ConnectError):

@@ -109,6 +109,22 @@ class HttpResponse:
         text = self.body.decode("utf-8", errors="replace")
         return text if len(text) <= limit else text[:limit] + "…"
 
+    def error_message(self, limit: int = 200) -> str:
+        """What the server said about an error: the ``error`` (or ``message``,
+        ``detail``) string of a JSON object body, else an excerpt of the body,
+        else ``"(empty body)"``."""
+        if not self.body:
+            return "(empty body)"
+        try:
+            body = self.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for key in ("error", "message", "detail"):
+                if isinstance(body.get(key), str):
+                    return str(body[key])
+        return self.text(limit)
+
     def __repr__(self) -> str:
         return f"HttpResponse(status={self.status}, body=<{len(self.body)} bytes>)"
 
