@@ -85,7 +85,8 @@ class SimulatorConnection(ABC):
         self._out: list[ServerOut] = []
         self.closed = False
         self.close_code: int | None = None
-        #: Every text message received, decoded from JSON where possible.
+        #: Every control message received (decoded from JSON where possible);
+        #: audio messages are recorded as samples in :attr:`received_audio` only.
         self.received_messages: list[Any] = []
         #: Every byte of user audio received, in the wire input format, in order.
         self.received_audio = bytearray()
