@@ -164,3 +164,17 @@ def test_demo_runs_end_to_end_and_writes_a_faithful_echo(tmp_path: Path) -> None
     events = (tmp_path / "demo-vatel-events.jsonl").read_text().splitlines()
     assert json.loads(events[0])["type"] == "session_started"
     assert np.isfinite(lag)
+
+
+def test_simulate_stops_cleanly_when_terminated_right_after_the_config_line() -> None:
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "voiceadapters", "simulate", "vatel"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sim.stdout is not None
+    assert sim.stdout.readline().startswith("vatel://")
+    sim.terminate()  # at once: the handlers must already be installed
+    sim.communicate(timeout=10)
+    assert sim.returncode == 0

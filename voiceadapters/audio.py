@@ -207,9 +207,16 @@ class StreamConverter:
 
 
 def _round_to_i16(y: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int16]:
-    """Round to nearest (ties to even) and saturate, instead of the wrap-around of a bare cast."""
+    """Round to nearest (ties to even) and saturate, instead of the wrap-around of a bare cast.
+
+    Runs twice per 20 ms frame of a resampled session, so it calls the
+    ``minimum``/``maximum`` ufuncs in place: ``np.clip`` gives the same
+    result but goes through three Python-level wrappers first, which cost
+    more than the arithmetic on a frame (~2.5 µs of ~4 µs, measured).
+    """
     y = np.rint(y)
-    np.clip(y, _I16_MIN, _I16_MAX, out=y)
+    np.minimum(y, _I16_MAX, out=y)
+    np.maximum(y, _I16_MIN, out=y)
     return y.astype(_I16)
 
 

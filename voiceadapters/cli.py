@@ -116,6 +116,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     async def serve() -> None:
         from .simulator.server import SimulatorServer
 
+        # Signal handlers first: a supervisor may stop us as soon as it has
+        # read the config line.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
         simulator = provider.make_simulator(api_key=key, scenario=args.scenario, pace=args.pace)
         async with SimulatorServer(simulator, args.host, args.port) as server:
             print(provider.simulator_config(args.host, server.port, simulator), flush=True)
@@ -131,11 +138,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
             await stop.wait()
 
     asyncio.run(serve())

@@ -173,6 +173,18 @@ class Codec(ABC):
             raise SessionClosedError(f"{self.provider} session is closing")
         self._on_command(command)
 
+    def audio_buffer(self) -> tuple[int, int] | None:
+        """``(bytes held, bytes allowed)`` of wire audio while the codec holds
+        audio back (before the provider is ready), else ``None``.
+
+        The session checks it *before* converting a chunk, so a chunk that
+        would not fit is refused with
+        :class:`~voiceadapters.errors.BufferOverflowError` and nothing of it is
+        consumed (the resampler never saw it). ``send(SendAudio)`` beyond the
+        limit raises the same error.
+        """
+        return None
+
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` next wants to run (same clock as ``now``)."""
         return None

@@ -182,6 +182,16 @@ class ProviderConfig(BaseModel):
     tls: bool
     options: BaseModel
     api_key: Secret | None = None
+    #: ``allow_insecure=true`` was given: plain ws/http to non-loopback hosts is allowed.
+    allow_insecure: bool = False
+
+    def allows_plain(self, host: str) -> bool:
+        """May this config talk plain (unencrypted) ws/http to ``host``?
+
+        For URLs a provider hands back (a ``ws_url`` from a token response):
+        loopback always; elsewhere only with ``allow_insecure=true``.
+        """
+        return is_loopback(host) or self.allow_insecure
 
     @property
     def http_base(self) -> str:
@@ -213,8 +223,8 @@ class ProviderConfig(BaseModel):
         query = [f"{k}={quote(_option_text(v), safe='')}" for k, v in opts.items()]
         if not self.tls:
             query.insert(0, "tls=false")
-            if not is_loopback(self.host):
-                query.insert(1, "allow_insecure=true")
+        if self.allow_insecure:
+            query.insert(1 if not self.tls else 0, "allow_insecure=true")
         if self.api_key is not None:
             query.append(f"api_key={MASK}")
         scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
@@ -296,4 +306,5 @@ def resolve_config(
         tls=tls,
         options=opts,
         api_key=key,
+        allow_insecure=allow_insecure,
     )

@@ -143,6 +143,9 @@ class WebSocketRequest:
     query: Params = ()
     headers: Params = ()
     open_timeout: float = 10.0
+    #: Secrets sent *inside* messages on this connection (a token as the first
+    #: message, say): the driver keeps them out of log records too.
+    redact: tuple[Secret, ...] = ()
     max_size: int | None = 16 * 1024 * 1024
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0

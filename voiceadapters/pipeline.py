@@ -46,6 +46,7 @@ class AudioPipeline:
             Reframer(output_format.bytes_for(output_frame_ms / 1000)) if output_frame_ms else None
         )
         self._turn_id: str | None = None
+        self._pending_output = False
         self._fenced: set[str] = set()
         #: ``agent_audio`` events dropped because their turn was interrupted.
         self.fenced_audio_events = 0
@@ -56,6 +57,17 @@ class AudioPipeline:
         """Application PCM → wire PCM (may be empty while the resampler fills)."""
         self.input_format.check(pcm, what="send_audio() data")
         return self._in.convert(pcm)
+
+    def max_encoded(self, nbytes: int) -> int:
+        """An upper bound of the wire bytes :meth:`encode` can return for
+        ``nbytes`` of application audio (the resampler may release up to a few
+        milliseconds it was holding)."""
+        src, dst = self.input_format, self._in.dst
+        if src == dst:
+            return nbytes  # pass-through: exact
+        frames = nbytes // src.frame_width
+        out = frames * dst.sample_rate // src.sample_rate + dst.sample_rate // 25 + 2
+        return out * dst.frame_width
 
     def flush_input(self) -> bytes:
         """The resampler's tail, at the end of the microphone stream."""
@@ -95,10 +107,24 @@ class AudioPipeline:
             self._flush(out)
             self._out = StreamConverter(event.format, self.output_format)
         self._emit(self._out.convert(event.pcm), out, final=False)
+        self._pending_output = True
+
+    @property
+    def pending_output(self) -> bool:
+        """Agent audio went in since the last flush (the converter may hold a tail)."""
+        return self._pending_output
+
+    def flush_output(self) -> list[Event]:
+        """Release the output converter's tail now (for providers that never
+        mark the end of a turn, after a pause in the agent's audio)."""
+        out: list[Event] = []
+        self._flush(out)
+        return out
 
     def _flush(self, out: list[Event]) -> None:
         tail = self._out.flush() if self._out is not None else b""
         self._emit(tail, out, final=True)
+        self._pending_output = False
 
     def _clear(self) -> None:
         if self._out is not None:

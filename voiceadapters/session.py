@@ -38,7 +38,7 @@ from .codec import Codec
 from .commands import Close, Interrupt, SendAudio, SendText, SendToolResult
 from .config import ProviderConfig, parse_config, resolve_config
 from .driver import Driver
-from .errors import SessionClosedError
+from .errors import BufferOverflowError, SessionClosedError
 from .events import AgentAudio, Event, Interruption, SessionEnded
 from .format import AudioFormat
 from .pipeline import AudioPipeline
@@ -53,6 +53,11 @@ __all__ = ["Session", "SessionStats", "connect"]
 log = logging.getLogger("voiceadapters.session")
 
 DEFAULT_FORMAT = AudioFormat(16000)
+
+#: For providers that never mark the end of an agent turn (no
+#: ``agent_audio_done``), the output converter's last few milliseconds are
+#: released after this long without agent audio.
+TAIL_FLUSH_GAP = 0.2
 
 
 @dataclass
@@ -109,6 +114,8 @@ class Session:
         self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
         self._purged = 0
+        self._tail_timer: asyncio.TimerHandle | None = None
+        self._last_audio = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -182,7 +189,15 @@ class Session:
         if self._ended is not None or self._closing:
             raise SessionClosedError(f"{self.provider.name} session has ended")
         data = bytes(pcm)
-        wire = self._pipeline.encode(data)  # raises before anything is consumed
+        self.input_format.check(data, what="send_audio() data")
+        buffered = self._codec.audio_buffer()
+        if buffered is not None:
+            held, limit = buffered
+            if held + self._pipeline.max_encoded(len(data)) > limit:
+                # Refused before conversion: the resampler has not seen the
+                # chunk, so it can be sent again once the provider is ready.
+                raise BufferOverflowError(self.provider.name, limit, held, len(data))
+        wire = self._pipeline.encode(data)
         self.stats.audio_bytes_sent += len(data)
         if wire:
             await self._driver.command(SendAudio(pcm=wire))
@@ -202,7 +217,27 @@ class Session:
     # -- events --------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
-        for event in self._pipeline.process(events):
+        self._deliver(self._pipeline.process(events))
+        if self._pipeline.pending_output and not self.capabilities.agent_audio_done:
+            self._last_audio = asyncio.get_running_loop().time()
+            if self._tail_timer is None:
+                self._arm_tail_flush(TAIL_FLUSH_GAP)
+
+    def _arm_tail_flush(self, delay: float) -> None:
+        self._tail_timer = asyncio.get_running_loop().call_later(delay, self._tail_flush)
+
+    def _tail_flush(self) -> None:
+        self._tail_timer = None
+        if self._ended is not None or not self._pipeline.pending_output:
+            return
+        idle = asyncio.get_running_loop().time() - self._last_audio
+        if idle < TAIL_FLUSH_GAP:
+            self._arm_tail_flush(TAIL_FLUSH_GAP - idle)
+            return
+        self._deliver(self._pipeline.flush_output())
+
+    def _deliver(self, events: list[Event]) -> None:
+        for event in events:
             if isinstance(event, Interruption):
                 self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):

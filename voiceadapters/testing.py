@@ -45,18 +45,21 @@ def http_to_sim_request(request: HttpRequest) -> SimRequest:
     """The :class:`SimRequest` a server would see for ``request`` (secrets revealed)."""
     parts = urlsplit(request.reveal_url())
     body = request.body() or b""
+    headers = {"host": parts.netloc}
+    headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
     return SimRequest(
         method=request.method.upper(),
         path=parts.path,
         query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        headers={k.lower(): v for k, v in request.reveal_headers().items()},
+        headers=headers,
         body=body,
     )
 
 
 def ws_to_sim_request(request: WebSocketRequest) -> SimRequest:
     parts = urlsplit(request.reveal_url())
-    headers = {k.lower(): v for k, v in request.reveal_headers().items()}
+    headers = {"host": parts.netloc}
+    headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
     headers["upgrade"] = "websocket"
     return SimRequest(
         method="GET",

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voiceadapters.codec import Codec
-from voiceadapters.commands import Close, Command, SendAudio
+from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
 from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.errors import SessionClosedError, VoiceAdaptersError
 from voiceadapters.events import Event, SessionEnded
@@ -457,14 +457,18 @@ class NetworkHarness(Harness):
         await self._drain(0.0)
 
     async def command(self, command: Command) -> None:
-        method = {
-            "send_tool_result": lambda c: self.session.send_tool_result(c.call_id, c.output),
-            "send_text": lambda c: self.session.send_text(c.text),
-            "interrupt": lambda c: self.session.interrupt(),
-            "close": lambda c: self.session.close(),
-            "send_audio": lambda c: self.session.send_audio(c.pcm),
-        }[command.type]
-        await method(command)
+        # Through the session's public method for each command, as a user calls it.
+        session = self.session
+        if isinstance(command, SendToolResult):
+            await session.send_tool_result(command.call_id, command.output)
+        elif isinstance(command, SendText):
+            await session.send_text(command.text)
+        elif isinstance(command, Interrupt):
+            await session.interrupt()
+        elif isinstance(command, Close):
+            await session.close()
+        else:
+            await session.send_audio(command.pcm)
 
     async def wait_for(self, predicate: Predicate, timeout: float = 20.0) -> bool:
         loop = asyncio.get_running_loop()

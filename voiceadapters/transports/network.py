@@ -27,12 +27,14 @@ __all__ = ["NetworkTransport", "ScrubbingLogger", "WebSocketConnection", "scrub"
 log = logging.getLogger("voiceadapters.transport")
 
 
-def scrub(text: str, *params: Params) -> str:
-    """``text`` with every secret value found in ``params`` replaced by ``***``."""
+def scrub(text: str, *params: Params | tuple[Secret, ...]) -> str:
+    """``text`` with every secret found in ``params`` (pairs whose value may be a
+    :class:`Secret`, or bare secrets) replaced by ``***``."""
     from urllib.parse import quote
 
     for group in params:
-        for _, value in group:
+        for item in group:
+            value = item[1] if isinstance(item, tuple) else item
             if isinstance(value, Secret) and value.reveal():
                 secret = value.reveal()
                 text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
@@ -59,7 +61,7 @@ class ScrubbingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     logger, so users' logging configuration still applies.
     """
 
-    def __init__(self, logger: logging.Logger, *params: Params) -> None:
+    def __init__(self, logger: logging.Logger, *params: Params | tuple[Secret, ...]) -> None:
         super().__init__(logger, {})
         self._params = params
 
@@ -138,7 +140,10 @@ class NetworkTransport(Transport):
             "close_timeout": 5.0,
             "user_agent_header": "voiceadapters",
             "logger": ScrubbingLogger(
-                logging.getLogger("websockets.client"), request.query, request.headers
+                logging.getLogger("websockets.client"),
+                request.query,
+                request.headers,
+                request.redact,
             ),
         }
         masked = request.describe()

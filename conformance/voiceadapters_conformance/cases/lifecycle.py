@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from voiceadapters.commands import (
     COMMAND_CAPABILITY,
+    Command,
     Interrupt,
     SendAudio,
     SendText,
@@ -86,7 +87,7 @@ async def missing_commands_raise(h: Harness, ctx: CaseContext) -> None:
     ``UnsupportedCommandError`` naming the provider and the capability, and the
     session goes on."""
     caps = h.provider.capabilities
-    commands = {
+    commands: dict[str, Command] = {
         "send_tool_result": SendToolResult(call_id="c-1", output="{}"),
         "send_text": SendText(text="hello"),
         "interrupt": Interrupt(),

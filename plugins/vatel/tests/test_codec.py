@@ -213,7 +213,7 @@ def test_token_500_scenario_raises_token_request_error_500(make_pair):
         (HttpResponse(502, b"<html>Bad gateway</html>"),
          TokenRequestError, 502, "<html>Bad gateway</html>"),
         (HttpResponse(500, b'{"message":"no error key"}'),
-         TokenRequestError, 500, '{"message":"no error key"}'),
+         TokenRequestError, 500, "no error key"),  # a 'message' field is read too
         (HttpResponse(500, b""), TokenRequestError, 500, "(empty body)"),
     ],
 )  # fmt: skip

@@ -117,7 +117,7 @@ from voiceadapters.commands import (
     SendToolResult,
 )
 from voiceadapters.config import ProviderConfig
-from voiceadapters.errors import AuthenticationError, TokenRequestError, UnsupportedCommandError
+from voiceadapters.errors import TokenRequestError, UnsupportedCommandError, token_error
 from voiceadapters.events import (
     AgentAudio,
     AgentAudioDone,
@@ -189,19 +189,6 @@ def _flag(data: dict[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise _Malformed(key, "a boolean")
     return value
-
-
-def _error_message(response: HttpResponse) -> str:
-    """What the server said: ``{"error": …}`` if it sent that, else an excerpt."""
-    if not response.body:
-        return "(empty body)"
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])
-    return response.text(_EXCERPT)
 
 
 class VatelCodec(Codec):
@@ -304,8 +291,7 @@ class VatelCodec(Codec):
             raise RuntimeError("VatelCodec: no HTTP request is pending")
         url = build_url(self.token_url, self._token_request().query)
         if response.status != 200:
-            error = AuthenticationError if response.status in (401, 403) else TokenRequestError
-            raise error(self.provider, response.status, _error_message(response), url=url)
+            raise token_error(self.provider, response.status, response.error_message(), url=url)
         try:
             body = response.json()
         except ValueError:
