@@ -114,3 +114,12 @@ def test_token_error_is_authentication_error_for_401_and_403() -> None:
     assert type(token_error("p", 401, "m")) is AuthenticationError
     assert type(token_error("p", 403, "m")) is AuthenticationError
     assert type(token_error("p", 404, "m")) is TokenRequestError
+
+
+def test_printing_audio_events_and_commands_never_dumps_the_pcm() -> None:
+    from voiceadapters.commands import SendAudio
+
+    event = AgentAudio(pcm=b"\x7f" * 960, format=AudioFormat(24000))
+    command = SendAudio(pcm=b"\x7f" * 960)
+    for text in (str(event), repr(event), f"{event}", str(command), repr(command)):
+        assert "\\x7f" not in text and "960 bytes" in text

@@ -42,6 +42,8 @@ class SendAudio(_Command):
     def __repr__(self) -> str:
         return f"SendAudio(pcm=<{len(self.pcm)} bytes>)"
 
+    __str__ = __repr__
+
 
 class SendToolResult(_Command):
     """The result of a ``tool_call``. ``output`` is sent as a string; use

@@ -144,6 +144,8 @@ class AgentAudio(_Event):
             f"format={self.format!r}, turn_id={self.turn_id!r})"
         )
 
+    __str__ = __repr__
+
 
 class AgentAudioDone(_Event):
     """The agent finished speaking turn ``turn_id``: no more audio follows for it."""
