@@ -1,0 +1,5 @@
+"""The example plugin adopts the whole conformance suite, at both levels."""
+
+from voiceadapters_conformance.pytest_plugin import conformance_tests
+
+test_conformance = conformance_tests("example")
