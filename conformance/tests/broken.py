@@ -57,23 +57,18 @@ from voiceadapters_example import ExampleProvider
 from voiceadapters_example.codec import ExampleCodec
 from voiceadapters_example.simulator import ExampleSimulator
 
-__all__ = ["BROKEN", "GAPS", "MISSING", "NOT_TARGETED", "PLUGIN", "PRIMARY", "Broken", "by_target"]
+__all__ = ["BROKEN", "EXTRA", "MISSING", "NOT_TARGETED", "PLUGIN", "PRIMARY", "Broken", "by_target"]
 
 #: Every broken provider, in case order.
 BROKEN: list[Provider] = []
 #: Broken plugins whose base plugin is not installed: (target case, name).
 MISSING: list[tuple[str, str]] = []
-#: Defects the case they aim at does NOT catch today (known gaps of the
-#: suite, reported to its maintainers; tested as strict xfails).
-GAPS: list[Provider] = []
+#: Further defects aimed at a case that already has its broken plugin: each
+#: must fail exactly its family too.
+EXTRA: list[Provider] = []
 
 #: Cases no single plugin defect can make fail on its own, and why.
 NOT_TARGETED: dict[str, str] = {
-    "3.4": "compares the application's audio with the codec's own agent_audio events, "
-    "so it tests the core pipeline: a codec that loses agent samples passes it (3.7 "
-    "catches that; see GAPS)",
-    "3.5": "as 3.4",
-    "3.6": "as 3.4",
     "9.3": "tests the session's bounded queue (core); its other checks repeat 2.1, 4.1 and 4.3",
 }
 
@@ -106,20 +101,20 @@ def broken(
     *,
     make: Callable[[type[Codec], ProviderConfig], Codec] | None = None,
     simulator: type[Simulator] | None = None,
-    gap: bool = False,
+    extra: bool = False,
 ) -> Callable[[type[Codec]], type[Codec]]:
     """Class decorator for a broken codec: registers a provider deriving from
     ``base`` whose codec it is, aimed at case ``target``. The codec's
     docstring is the defect. ``make(codec_class, config)`` builds the codec
     when its constructor wants more than the config; ``simulator`` replaces
-    the base's simulator class. ``gap=True`` files it under :data:`GAPS`
+    the base's simulator class. ``extra=True`` files it under :data:`EXTRA`
     instead. ``base=None``: the base plugin is not installed."""
 
     def register(codec_class: type[Codec]) -> type[Codec]:
         words = re.sub(r"(?<!^)(?=[A-Z])", "-", codec_class.__name__).lower()
         name = f"broken-{target}-{words}"
         if base is None:
-            if not gap:
+            if not extra:
                 MISSING.append((target, name))
             return codec_class
         codec_class.provider = name
@@ -137,7 +132,7 @@ def broken(
                 api_key, scenario=scenario or self.scenarios[0], pace=pace
             )
         provider = type(f"Broken{codec_class.__name__}", (Broken, base), attrs)()
-        (GAPS if gap else BROKEN).append(provider)
+        (EXTRA if extra else BROKEN).append(provider)
         return codec_class
 
     return register
@@ -441,13 +436,13 @@ class ShutdownCompleted(ExampleCodec):
             super()._on_closed(code, reason)
 
 
-# == known gaps: defects the aimed-at case misses today ==========================
+# == formerly known gaps, caught since the cases compare with the agent's ground truth ==
 
 
-@broken(ExampleProvider, "3.4", gap=True)
+@broken(ExampleProvider, "3.4")
 class AgentSamplesLost(ExampleCodec):
-    """The last sample of every agent audio frame is lost. 3.4-3.6 compare the
-    application's audio with the codec's own events, so only 3.7-3.9 notice."""
+    """The last sample of every agent audio frame is lost (3.4-3.6 compare the
+    codec's audio with what the simulator's agent spoke)."""
 
     def events_received(self) -> list[Event]:
         return _replace(
@@ -457,10 +452,10 @@ class AgentSamplesLost(ExampleCodec):
         )
 
 
-@broken(VatelProvider, "4.2", gap=True)
+@broken(VatelProvider, "4.2", extra=True)
 class TextIsOnlyTheDelta(VatelCodec):
-    """agent_text.text carries only the delta. 4.2 accepts any event whose
-    delta equals its text as a "replacement", so a delta-only codec passes."""
+    """agent_text.text carries only the delta (4.2 compares the final text
+    with the reply the simulator's agent said)."""
 
     def events_received(self) -> list[Event]:
         return _replace(

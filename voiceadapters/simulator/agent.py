@@ -154,6 +154,7 @@ class Agent:
         hangover: float = 0.7,
         preroll: float = 0.2,
         interim_every: float = 0.5,
+        inflight_chunks: int = 3,
     ) -> None:
         if scenario not in AGENT_SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; choose from {AGENT_SCENARIOS}")
@@ -170,6 +171,14 @@ class Agent:
         self._hangover_windows = max(1, round(hangover / 0.02))
         self._preroll_bytes = audio_in.bytes_for(preroll)
         self._interim_windows = max(1, round(interim_every / 0.02))
+        #: Chunks of an interrupted turn still released after ``Interrupted``,
+        #: like audio a real server already had in flight; clients must fence them.
+        self.inflight_chunks = inflight_chunks
+        #: Every chunk of agent speech released, concatenated (``audio_out``):
+        #: ground truth for what a client should have received.
+        self.spoken = bytearray()
+        #: The final text of every reply released, in order.
+        self.replies: list[str] = []
 
         self._actions: list[Action] = []
         self._scheduled: deque[tuple[float, Action]] = deque()
@@ -209,8 +218,12 @@ class Agent:
         while self._scheduled and self._scheduled[0][0] <= now:
             _, action = self._scheduled.popleft()
             self._actions.append(action)
-            if isinstance(action, AgentSpeech) and action.last:
-                self._agent_turn = None
+            if isinstance(action, AgentSpeech):
+                self.spoken += action.pcm
+                if action.last:
+                    self._agent_turn = None
+            elif isinstance(action, AgentTextOut) and action.final:
+                self.replies.append(action.text)
             if isinstance(action, EndSession):
                 self._scheduled.clear()
                 self._ended = True
@@ -285,8 +298,14 @@ class Agent:
         self._history.clear()
         if self._agent_turn is not None:
             turn = self._agent_turn
+            inflight = [
+                (t, AgentSpeech(a.pcm, a.turn_id, last=False))
+                for t, a in self._scheduled
+                if isinstance(a, AgentSpeech) and a.turn_id == turn
+            ][: self.inflight_chunks]
             self._cancel_speech()
             self._actions.append(Interrupted(turn))
+            self._scheduled = deque(sorted([*self._scheduled, *inflight], key=lambda i: i[0]))
         self._actions.append(SpeechStarted(emulated=False))
 
     def _cancel_speech(self) -> None:

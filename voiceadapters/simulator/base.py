@@ -23,9 +23,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..handshake import CloseFrame, Frame, HttpResponse
+
+if TYPE_CHECKING:
+    from .agent import Agent
 
 __all__ = [
     "DropConnection",
@@ -92,6 +95,10 @@ class SimulatorConnection(ABC):
         self.received_audio = bytearray()
         #: Sizes of the binary frames received (for framing checks).
         self.binary_frame_sizes: list[int] = []
+        #: The scripted agent behind this connection, when the simulator uses
+        #: one: its ``spoken`` audio and final ``replies`` are the ground truth
+        #: the conformance suite compares a client's events with.
+        self.agent: Agent | None = None
 
     def frames_to_send(self) -> list[ServerOut]:
         out, self._out = self._out, []

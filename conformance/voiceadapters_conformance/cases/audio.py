@@ -72,6 +72,21 @@ async def _agent(h: Harness, ctx: CaseContext, rate: int) -> None:
     await h.close()
     wire = [e for e in h.codec_events if isinstance(e, AgentAudio)]
     ctx.check(wire, "the agent sent no audio")
+    agent = h.server.agent
+    if agent is not None and all(e.format == agent.audio_out for e in wire):
+        # Ground truth: what the simulator's agent actually spoke. The codec
+        # may only add the zero padding of a fixed-size last frame.
+        decoded = b"".join(e.pcm for e in wire)
+        spoken = bytes(agent.spoken)
+        slack = h.provider.wire_frame_bytes or 0
+        ctx.check(
+            decoded[: len(spoken)] == spoken and len(spoken) <= len(decoded) <= len(spoken) + slack,
+            f"the codec decoded {len(decoded)} bytes of agent audio; the agent spoke "
+            f"{len(spoken)} (samples lost, invented or altered)",
+        )
+        ctx.check(not any(decoded[len(spoken) :]), "the codec invented non-silent audio")
+    else:
+        ctx.note("no scripted agent to compare with: checked the conversion only")
     expected = b""
     # Convert per run of one format, as the session does (a WAV chunk may change it).
     run: list[AgentAudio] = []
@@ -127,8 +142,10 @@ def _register() -> None:
             await _agent(h, ctx, rate)
 
         agent.__doc__ = (
-            f"Every sample of agent audio reaches the application at {label} kHz: exactly "
-            "the streaming conversion of what the provider sent, flushed at the turn's end."
+            f"Every sample of agent audio reaches the application at {label} kHz: the "
+            "codec decodes exactly what the simulator's agent spoke (only a fixed-size "
+            "last frame may be zero-padded), and the application gets exactly its "
+            "streaming conversion, flushed at the turn's end."
         )
         case(f"3.{n + 4}", f"agent audio conserved at {label} kHz", levels=("codec",))(agent)
 

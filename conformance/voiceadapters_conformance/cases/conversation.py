@@ -20,7 +20,7 @@ from voiceadapters.events import (
 )
 
 from ..framework import CaseContext, case
-from ..harness import Harness
+from ..harness import CodecHarness, Harness
 from ._util import has_audio, speech, turn_done
 
 
@@ -56,7 +56,8 @@ async def user_transcripts(h: Harness, ctx: CaseContext) -> None:
 async def agent_text(h: Harness, ctx: CaseContext) -> None:
     """``agent_text.text`` is the whole text so far: each event's text is the
     previous text plus its ``delta`` (or, when the provider rewrote the text,
-    ``delta`` equals ``text``); the turn's last text event is final."""
+    ``delta`` equals ``text``); the turn's last text event is final, and its
+    text is the whole reply the simulator's agent said."""
     await _echo_turn(h)
     texts = [e for e in h.events if isinstance(e, AgentText)]
     ctx.check(texts, "no agent_text")
@@ -74,6 +75,14 @@ async def agent_text(h: Harness, ctx: CaseContext) -> None:
             previous = t.text
         ctx.check(items[-1].final, f"turn {turn}: the last agent_text is not final")
         ctx.check(all(not t.final for t in items[:-1]), f"turn {turn}: text after a final one")
+    agent = h.server.agent
+    if agent is not None:
+        # Ground truth: the whole reply the simulator's agent said.
+        finals = [t.text for t in texts if t.final]
+        ctx.check(
+            finals == agent.replies,
+            f"final agent texts {finals!r} are not the replies the agent said {agent.replies!r}",
+        )
 
 
 @case("4.3", "agent_audio_done ends the turn's audio", requires=("agent_audio_done",))
@@ -135,7 +144,9 @@ async def text_input(h: Harness, ctx: CaseContext) -> None:
 async def barge_in(h: Harness, ctx: CaseContext) -> None:
     """When the user speaks over the agent, ``interruption`` names the agent's
     turn, and no ``agent_audio`` (nor ``agent_audio_done``) of that turn
-    reaches the application after it."""
+    reaches the application after it. The simulator keeps ~60 ms of the turn's
+    audio in flight after the interruption, as real servers do: at codec
+    level, the codec itself must drop it."""
     await h.open("barge_in", pace=1.0)
     pcm = speech(h.app_format)
     await h.speak(pcm, trailing_silence=1.0)
@@ -159,6 +170,21 @@ async def barge_in(h: Harness, ctx: CaseContext) -> None:
         if isinstance(e, AgentAudio | AgentAudioDone) and e.turn_id == turn
     ]
     ctx.check(not leaked, f"{len(leaked)} audio events of the interrupted turn after interruption")
+    if isinstance(h, CodecHarness):
+        # The simulator keeps a little audio "in flight" after the interruption,
+        # as real servers do; the codec itself must fence it (the session's
+        # pipeline is only a safety net).
+        raw = h.codec_events
+        j = next(k for k, e in enumerate(raw) if isinstance(e, Interruption))
+        raw_turn = raw[j].turn_id  # type: ignore[union-attr]
+        late = [
+            e
+            for e in raw[j + 1 :]
+            if isinstance(e, AgentAudio | AgentAudioDone) and e.turn_id == raw_turn
+        ]
+        ctx.check(
+            not late, f"the codec passed on {len(late)} in-flight events of the interrupted turn"
+        )
 
 
 @case("5.2", "client interrupt stops the agent", requires=("client_interrupt",))

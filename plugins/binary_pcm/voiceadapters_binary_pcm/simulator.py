@@ -318,6 +318,8 @@ class BinaryPcmConnection(SimulatorConnection):
     ``ready_delay``) → closed.
     """
 
+    agent: Agent
+
     def __init__(self, simulator: BinaryPcmSimulator) -> None:
         super().__init__()
         self.simulator = simulator

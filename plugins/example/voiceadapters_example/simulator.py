@@ -79,6 +79,8 @@ class ExampleSimulator(Simulator):
 class ExampleConnection(SimulatorConnection):
     """One Parrot WebSocket session, driven by the scripted ``agent``."""
 
+    agent: Agent
+
     def __init__(self, agent: Agent, *, voice: str) -> None:
         super().__init__()
         self.agent = agent

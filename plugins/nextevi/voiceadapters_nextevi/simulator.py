@@ -301,6 +301,8 @@ class NextEVISimulator(Simulator):
 class NextEVIConnection(SimulatorConnection):
     """One simulated NextEVI WebSocket session driven by ``agent``."""
 
+    agent: Agent
+
     def __init__(
         self,
         agent: Agent,

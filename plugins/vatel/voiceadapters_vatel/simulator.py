@@ -328,6 +328,8 @@ class VatelConnection(SimulatorConnection):
     instead of recording and ignoring it.
     """
 
+    agent: Agent
+
     def __init__(
         self, agent: Agent, *, grant: TokenGrant, faults: str = "echo", strict: bool = False
     ) -> None:
