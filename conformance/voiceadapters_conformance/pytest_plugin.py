@@ -27,6 +27,13 @@ from .runner import run_case, select_cases
 __all__ = ["ConformanceWarning", "conformance_tests"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Registered through the ``pytest11`` entry point: declares the
+    ``network`` marker the network-level cases carry (so ``--strict-markers``
+    accepts them in any project that adopts the suite)."""
+    config.addinivalue_line("markers", "network: uses real sockets on 127.0.0.1")
+
+
 class ConformanceWarning(UserWarning):
     """A case passed non-strictly: the plugin deviates from a recommendation."""
 
@@ -44,7 +51,13 @@ def conformance_tests(
     """A parametrized pytest test function running every case for ``provider``
     (a registered name, or a :class:`~voiceadapters.plugin.Provider`)."""
     params = [
-        pytest.param(case.id, level, id=f"{level}-{case.id}-{_slug(case.title)}")
+        pytest.param(
+            case.id,
+            level,
+            id=f"{level}-{case.id}-{_slug(case.title)}",
+            # Network cases open sockets on 127.0.0.1: `-m "not network"` skips them.
+            marks=[pytest.mark.network] if level == "network" else [],
+        )
         for level in levels
         for case in select_cases(only)
         if level in case.levels
