@@ -104,7 +104,9 @@ class SimulatorConnection(ABC):
         out, self._out = self._out, []
         return out
 
-    def _send(self, frame: ServerOut) -> None:
+    def send(self, frame: ServerOut) -> None:
+        """Queue ``frame`` for the client (a message, a close, or a drop);
+        nothing is queued once the connection is closed."""
         if self.closed:
             return
         if isinstance(frame, CloseFrame | DropConnection):

@@ -358,13 +358,13 @@ class BinaryPcmConnection(SimulatorConnection):
         return f"<BinaryPcmConnection {state} received={len(self.received_audio)} bytes>"
 
     def _send_message(self, message: dict[str, Any]) -> None:
-        self._send(m.encode(message))
+        self.send(m.encode(message))
 
     def _fail(self, code: str) -> None:
         """``error{code}`` and the close code that goes with it."""
         self.errors_sent.append(code)
         self._send_message(m.error(code))
-        self._send(CloseFrame(m.CLOSE_CODE_OF[code], m.DEFAULT_ERROR_MESSAGES[code]))
+        self.send(CloseFrame(m.CLOSE_CODE_OF[code], m.DEFAULT_ERROR_MESSAGES[code]))
 
     # -- inputs ---------------------------------------------------------------
 
@@ -385,7 +385,7 @@ class BinaryPcmConnection(SimulatorConnection):
         else:
             self.invalid.append("text message after authentication")
             if self.simulator.strict:
-                self._send(CloseFrame(1003, "only binary audio frames after authentication"))
+                self.send(CloseFrame(1003, "only binary audio frames after authentication"))
         self._flush_agent(now)
 
     def _first_message(self, frame: Frame, now: float) -> None:
@@ -418,7 +418,7 @@ class BinaryPcmConnection(SimulatorConnection):
             return
         if self.simulator.strict and len(pcm) != m.FRAME_BYTES:
             self.invalid.append(f"binary frame of {len(pcm)} bytes, not {m.FRAME_BYTES}")
-            self._send(CloseFrame(1003, f"audio frames must be {m.FRAME_BYTES} bytes"))
+            self.send(CloseFrame(1003, f"audio frames must be {m.FRAME_BYTES} bytes"))
             return
         if len(pcm) & 1:
             self.invalid.append(f"binary frame of {len(pcm)} bytes; odd byte dropped")
@@ -459,7 +459,7 @@ class BinaryPcmConnection(SimulatorConnection):
             self._send_message(m.connected())
             if self.scenario == "malformed":
                 for frame in malformed_frames():
-                    self._send(frame)
+                    self.send(frame)
             self._ready_at = now + self.simulator.ready_delay
         if self._ready_at is not None and now >= self._ready_at:
             self._ready_at = None
@@ -488,9 +488,9 @@ class BinaryPcmConnection(SimulatorConnection):
                 frame += bytes(m.FRAME_BYTES - len(frame))  # never short, never odd
                 self.sent_audio += frame
                 self.sent_frame_sizes.append(len(frame))
-                self._send(frame)
+                self.send(frame)
                 if self.scenario == "drop":
-                    self._send(DropConnection())
+                    self.send(DropConnection())
                     return
         elif isinstance(action, ToolCallOut):
             # Tools run server-side: answer at once; the reply is scheduled.
@@ -498,7 +498,7 @@ class BinaryPcmConnection(SimulatorConnection):
             self.agent.handle_timer(now)
         elif isinstance(action, EndSession):
             self._send_message(m.session_ended(self.simulator.end_reason))
-            self._send(CloseFrame(m.CLOSE_NORMAL, "session ended"))
+            self.send(CloseFrame(m.CLOSE_NORMAL, "session ended"))
         # Transcripts, agent text, speech events and interruptions have no
         # binary-PCM message: the protocol carries none of them (§6).
 

@@ -89,7 +89,7 @@ class ExampleConnection(SimulatorConnection):
         self._speaking: str | None = None  # the turn announced with "speaking"
 
     def _send_json(self, message: dict[str, Any]) -> None:
-        self._send(json.dumps(message))
+        self.send(json.dumps(message))
 
     # -- inputs ------------------------------------------------------------------
 
@@ -130,14 +130,14 @@ class ExampleConnection(SimulatorConnection):
                 if self._speaking != turn:
                     self._speaking = turn
                     self._send_json({"event": "speaking", "turn": turn})
-                self._send(pcm)
+                self.send(pcm)
                 if last:
                     self._done()
             case Interrupted():
                 self._done()  # the user talked over the parrot: it stops
             case EndSession():
                 self._send_json({"event": "bye", "reason": "shutdown"})
-                self._send(CloseFrame(1000, "bye"))
+                self.send(CloseFrame(1000, "bye"))
 
     def _done(self) -> None:
         if self._speaking is not None:

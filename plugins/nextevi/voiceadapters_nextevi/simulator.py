@@ -362,7 +362,7 @@ class NextEVIConnection(SimulatorConnection):
         }
 
     def _send_message(self, message: dict[str, Any]) -> None:
-        self._send(m.encode(message))
+        self.send(m.encode(message))
 
     # -- inputs ------------------------------------------------------------------
 
@@ -371,7 +371,7 @@ class NextEVIConnection(SimulatorConnection):
         if self.rejection is not None:
             r = self.rejection
             self._send_message(m.error(r.code, r.message, **self._meta()))
-            self._send(CloseFrame(r.close_code, r.close_reason))
+            self.send(CloseFrame(r.close_code, r.close_reason))
             return
         self._send_message(
             m.connection_metadata(
@@ -483,7 +483,7 @@ class NextEVIConnection(SimulatorConnection):
         while self._scheduled and self._scheduled[0][0] <= now and not self.closed:
             _, item = self._scheduled.popleft()
             if isinstance(item, CloseFrame):
-                self._send(item)
+                self.send(item)
             else:
                 self._send_message({**item, **self._meta()})
 
@@ -512,7 +512,7 @@ class NextEVIConnection(SimulatorConnection):
             self._send_message(m.tts_interruption(**self._meta()))
         elif isinstance(action, EndSession):
             self._send_message(m.websocket_disconnect(1001, "server shutdown", **self._meta()))
-            self._send(CloseFrame(1001, "server shutdown"))
+            self.send(CloseFrame(1001, "server shutdown"))
         # SpeechStopped: carried by the final transcription's utterance_end;
         # ToolCallOut: never produced (no tool_call scenario, §6).
 
@@ -579,7 +579,7 @@ class NextEVIConnection(SimulatorConnection):
             m.tts_chunk(payload, is_last=action.last, chunk_id=f"{gen}-{index}", **self._meta())
         )
         if self.scenario == "drop" and not self._audio_sent:
-            self._send(DropConnection())
+            self.send(DropConnection())
         self._audio_sent = True
         if action.last and self.scenario == "idle_warning":
             self._schedule_idle_hangup()

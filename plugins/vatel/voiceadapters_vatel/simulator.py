@@ -348,12 +348,12 @@ class VatelConnection(SimulatorConnection):
         self._audio_sent = False
 
     def _send_message(self, message: dict[str, Any]) -> None:
-        self._send(m.encode(message))
+        self.send(m.encode(message))
 
     def _inject_faults(self) -> None:
         if self.faults == "malformed":
             for frame in malformed_frames(self._fault_bursts):
-                self._send(frame)
+                self.send(frame)
             self._fault_bursts += 1
 
     # -- inputs ---------------------------------------------------------------
@@ -417,7 +417,7 @@ class VatelConnection(SimulatorConnection):
     def _invalid(self, what: str, close_code: int) -> None:
         self.invalid.append(what)
         if self.strict:
-            self._send(CloseFrame(close_code, what[:120]))
+            self.send(CloseFrame(close_code, what[:120]))
 
     def get_timer(self) -> float | None:
         return None if self.closed else self.agent.get_timer()
@@ -441,7 +441,7 @@ class VatelConnection(SimulatorConnection):
             self._before_reply(action.turn_id)
             self._send_message(m.response_audio(action.turn_id, action.pcm, is_final=action.last))
             if self.faults == "drop" and not self._audio_sent:
-                self._send(DropConnection())
+                self.send(DropConnection())
             self._audio_sent = True
         elif isinstance(action, AgentTextOut):
             self._before_reply(action.turn_id)
@@ -460,7 +460,7 @@ class VatelConnection(SimulatorConnection):
             self._send_message(m.tool_call(action.call_id, action.name, action.arguments))
         elif isinstance(action, EndSession):
             self._send_message(m.session_ended())
-            self._send(CloseFrame(1000, "session ended"))
+            self.send(CloseFrame(1000, "session ended"))
 
     def _before_reply(self, turn_id: str) -> None:
         if turn_id not in self._replied:
