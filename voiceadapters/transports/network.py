@@ -99,7 +99,7 @@ class WebSocketConnection(Connection):
 
 
 class NetworkTransport(Transport):
-    """HTTP with one shared ``aiohttp.ClientSession``; WebSockets with ``websockets``."""
+    """HTTP with ``aiohttp`` (a client session per request); WebSockets with ``websockets``."""
 
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
         # One client session per request: a voice session makes one token

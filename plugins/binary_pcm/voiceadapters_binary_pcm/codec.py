@@ -29,11 +29,10 @@ hold a credential under another name).
 **Decision — the TLS rule applies to ``ws_url``.** The provider chooses the
 WebSocket URL, and the token travels in its first message, so the config's
 security rule (design §4) is applied to it: ``ws_url`` must be ``wss://``, or
-``ws://`` to a loopback host, or ``ws://`` anywhere when the config itself is
-plain to a non-loopback host (which :func:`voiceadapters.config.resolve_config`
-only allows with ``allow_insecure=true``). Anything else — ``ws://`` to a
-remote host while TLS is on, a scheme other than ``ws``/``wss``, no host — is
-refused with a ``TokenRequestError`` (``status=200``) before any socket opens.
+``ws://`` to a loopback host, or ``ws://`` anywhere when the config says
+``allow_insecure=true`` (:meth:`voiceadapters.config.ProviderConfig.allows_plain`).
+Anything else — ``ws://`` to a remote host without that opt-in, a scheme other
+than ``ws``/``wss``, no host — is refused with a ``TokenRequestError`` (``status=200``) before any socket opens.
 ``ws_url`` is not treated as a secret (the docs show a bare URL).
 
 The key and the token only ever live in :class:`~voiceadapters.secrets.Secret`
