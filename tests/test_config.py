@@ -185,3 +185,27 @@ def test_to_string_round_trips(toy, config: str) -> None:  # type: ignore[no-unt
     first = resolve_config(parse_config(config), toy, environ={})
     again = resolve_config(parse_config(first.to_string()), toy, environ={})
     assert again == first
+
+
+def test_loopback_config_brackets_ipv6_and_quotes_options() -> None:
+    from voiceadapters.config import loopback_config
+
+    assert loopback_config("vatel", "127.0.0.1", 80, agent_id="a b") == (
+        "vatel://127.0.0.1:80?tls=false&agent_id=a%20b"
+    )
+    assert loopback_config("x", "::1", 9) == "x://[::1]:9?tls=false"
+
+
+def test_options_as_validates_foreign_options_into_the_plugin_schema(toy) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import BaseModel
+
+    from .conftest import ToyOptions
+
+    config = resolve_config(parse_config("toy://?room=x"), toy, environ={})
+    assert config.options_as(ToyOptions) is config.options
+
+    class Other(BaseModel):
+        room: int
+
+    with pytest.raises(ConfigError, match="invalid options"):
+        config.options_as(Other)

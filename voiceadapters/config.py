@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -36,11 +36,14 @@ from .secrets import MASK, Secret
 if TYPE_CHECKING:
     from .plugin import Provider
 
+M = TypeVar("M", bound=BaseModel)
+
 __all__ = [
     "COMMON_OPTIONS",
     "ConfigURL",
     "ProviderConfig",
     "is_loopback",
+    "loopback_config",
     "parse_bool",
     "parse_config",
     "resolve_config",
@@ -209,6 +212,17 @@ class ProviderConfig(BaseModel):
         port = "" if self.port == default else f":{self.port}"
         return f"{scheme}://{host}{port}{self.path.rstrip('/')}"
 
+    def options_as(self, model: type[M]) -> M:
+        """:attr:`options` as an instance of ``model`` (the plugin's option
+        schema): as it is when it already is one, else validated into one, so
+        a config built against another schema fails here, not later."""
+        if isinstance(self.options, model):
+            return self.options
+        try:
+            return model.model_validate(self.options.model_dump())
+        except ValidationError as exc:
+            raise ConfigError(f"{self.provider}: invalid options: {exc}") from None
+
     def require_api_key(self, env_var: str) -> Secret:
         if not self.api_key:
             raise ConfigError(
@@ -236,6 +250,15 @@ class ProviderConfig(BaseModel):
         return f"ProviderConfig({self.to_string()!r})"
 
     __str__ = to_string
+
+
+def loopback_config(provider: str, host: str, port: int, **options: str) -> str:
+    """The config string of a plain (no TLS) simulator at ``host:port``:
+    ``provider://host:port?tls=false&option=value…`` (IPv6 hosts bracketed,
+    values quoted). What :meth:`Provider.simulator_config` usually returns."""
+    netloc = f"[{host}]" if ":" in host else host
+    query = "".join(f"&{k}={quote(v, safe='')}" for k, v in options.items())
+    return f"{provider}://{netloc}:{port}?tls=false{query}"
 
 
 def _option_text(value: Any) -> str:

@@ -212,13 +212,8 @@ class BinaryPcmCodec(Codec):
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__()
-        options = config.options
-        if not isinstance(options, BinaryPcmOptions):
-            # A config resolved against another schema (or built by hand):
-            # validate it against ours so a wrong option fails here, not later.
-            options = BinaryPcmOptions.model_validate(options.model_dump())
         self.config = config
-        self.options: BinaryPcmOptions = options
+        self.options = config.options_as(BinaryPcmOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
         self._token: Secret | None = None
         self._ws_url: str | None = None
@@ -232,7 +227,7 @@ class BinaryPcmCodec(Codec):
         self._reframer = Reframer(m.FRAME_BYTES)
         self._held: deque[bytes] = deque()
         self._held_bytes = 0
-        self._limit = options.preconnect_buffer_bytes
+        self._limit = self.options.preconnect_buffer_bytes
 
     def __repr__(self) -> str:
         if self.ended:

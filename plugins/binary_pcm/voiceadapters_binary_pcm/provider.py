@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from voiceadapters.capabilities import Capabilities
+from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
 from voiceadapters.plugin import Provider
 
@@ -171,5 +172,4 @@ class BinaryPcmProvider(Provider):
 
         if not isinstance(simulator, BinaryPcmSimulator):
             raise TypeError(f"expected a BinaryPcmSimulator, got {type(simulator).__name__}")
-        netloc = f"[{host}]" if ":" in host else host
-        return f"binary-pcm://{netloc}:{port}?tls=false"
+        return loopback_config(self.name, host, port)

@@ -71,7 +71,7 @@ class ExampleCodec(Codec):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__()
         self.config = config
-        self.options = ExampleOptions.model_validate(config.options.model_dump())
+        self.options = config.options_as(ExampleOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
         self._opened = False
         #: The turn that binary frames belong to (announced by ``speaking``).

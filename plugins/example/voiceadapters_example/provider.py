@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from voiceadapters.capabilities import Capabilities
+from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
 from voiceadapters.plugin import Provider
 
@@ -86,5 +87,4 @@ class ExampleProvider(Provider):
         return ExampleSimulator(api_key, scenario=scenario or SCENARIOS[0], pace=pace)
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
-        netloc = f"[{host}]" if ":" in host else host
-        return f"example://{netloc}:{port}?tls=false"
+        return loopback_config(self.name, host, port)

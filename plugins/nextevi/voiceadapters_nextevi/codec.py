@@ -337,9 +337,7 @@ class NextEVICodec(Codec):
 
     def __init__(self, config: ProviderConfig, *, connection_id: str) -> None:
         super().__init__()
-        options = config.options
-        if not isinstance(options, NextEVIOptions):
-            options = NextEVIOptions.model_validate(options.model_dump())
+        options = config.options_as(NextEVIOptions)
         if not connection_id or not set(connection_id) <= _UNRESERVED:
             raise ValueError(
                 f"connection_id must be a non-empty URL path segment of letters, digits "

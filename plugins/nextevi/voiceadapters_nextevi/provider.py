@@ -19,11 +19,11 @@ import secrets
 import string
 import time
 from typing import TYPE_CHECKING, ClassVar, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from voiceadapters.capabilities import Capabilities
+from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
 from voiceadapters.plugin import Provider
 
@@ -189,6 +189,4 @@ class NextEVIProvider(Provider):
 
         if not isinstance(simulator, NextEVISimulator):
             raise TypeError(f"expected a NextEVISimulator, got {type(simulator).__name__}")
-        netloc = f"[{host}]" if ":" in host else host
-        config_id = quote(simulator.config_id, safe="")
-        return f"nextevi://{netloc}:{port}?tls=false&config_id={config_id}"
+        return loopback_config(self.name, host, port, config_id=simulator.config_id)

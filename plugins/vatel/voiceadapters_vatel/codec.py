@@ -205,13 +205,8 @@ class VatelCodec(Codec):
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__()
-        options = config.options
-        if not isinstance(options, VatelOptions):
-            # A config resolved against another schema (or built by hand):
-            # validate it against ours so a wrong option fails here, not later.
-            options = VatelOptions.model_validate(options.model_dump())
         self.config = config
-        self.options: VatelOptions = options
+        self.options = config.options_as(VatelOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
         self._token: Secret | None = None
         self._opened = False

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, ClassVar, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from voiceadapters.capabilities import Capabilities
+from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
 from voiceadapters.plugin import Provider
 
@@ -193,6 +193,4 @@ class VatelProvider(Provider):
 
         if not isinstance(simulator, VatelSimulator):
             raise TypeError(f"expected a VatelSimulator, got {type(simulator).__name__}")
-        netloc = f"[{host}]" if ":" in host else host
-        agent = quote(simulator.agent_id, safe="")
-        return f"vatel://{netloc}:{port}?tls=false&agent_id={agent}"
+        return loopback_config(self.name, host, port, agent_id=simulator.agent_id)
