@@ -325,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
     p.set_defaults(func=cmd_demo)
 
+    from .bench import register_cli as register_bench  # light: imports run lazily
+
+    register_bench(sub)
     _add_extension_commands(sub)
     return parser
 

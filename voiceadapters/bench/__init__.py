@@ -1,0 +1,68 @@
+"""``voiceadapters bench``: what the adapter layer costs, next to a hand-written floor.
+
+Each figure is measured side by side with a minimal hand-written client for
+the same protocol (the *floor*, :mod:`voiceadapters.bench.floor`) in the
+same run, on 127.0.0.1, against a bench server in another process
+(:mod:`voiceadapters.bench.server`), so the figures are ratios that hold on
+a noisy machine. ``docs/benchmarks.md`` says what each figure means and has
+the latest results.
+
+Wire it into an ``argparse`` command line with :func:`register_cli`, or run
+``python -m voiceadapters.bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_arguments", "main", "register_cli", "run_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` options, shared by ``voiceadapters bench`` and ``python -m voiceadapters.bench``."""
+    parser.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny loads and windows (under a minute): proves the command works; "
+        "the figures mean little",
+    )
+    parser.add_argument(
+        "--provider",
+        action="append",
+        metavar="NAME",
+        help="bench only this provider (repeatable; default: every installed one)",
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the bench as the parsed ``args`` say; exit status 0."""
+    from .runner import run_bench
+
+    run_bench(quick=args.quick, providers=args.provider, json_path=args.json)
+    return 0
+
+
+def register_cli(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` subcommand to ``subparsers`` (``parser.add_subparsers()``).
+
+    The subcommand's ``func`` default is :func:`run_from_args`, as the other
+    ``voiceadapters`` subcommands do.
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench",
+        help="measure what the adapter layer costs next to a hand-written client",
+        description="CPU, density, latency, resampler, memory and import figures, "
+        "each beside a minimal hand-written client's (the floor), on 127.0.0.1.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run_from_args)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m voiceadapters.bench [--json FILE] [--quick] [--provider P …]``."""
+    parser = argparse.ArgumentParser(prog="python -m voiceadapters.bench")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -1,0 +1,167 @@
+"""Per-frame CPU of the send and receive paths, with the sockets taken out.
+
+The socket-level figures (:mod:`voiceadapters.bench.worker`) include the
+kernel, ``websockets`` and the event loop, which floor and framework share,
+and they move with whatever else the machine is doing. This measures only
+what differs: the same :class:`~voiceadapters.bench.floor.FloorSession` and
+:class:`~voiceadapters.bench.floor.FrameworkSession` code, with the
+connection replaced by an in-process queue (receive) and a no-op (send), in
+one process, best of three runs of a few thousand frames:
+
+``path_send``
+    µs of CPU per 20 ms application frame from ``send`` to the (no-op)
+    WebSocket send: conversion, encoding and, for the framework, session,
+    pipeline, command, codec and driver.
+``path_recv``
+    µs of CPU per wire message from the connection's ``recv`` to the
+    application's frames: decoding, conversion, re-framing and, for the
+    framework, codec, pipeline, event queue and the wake-up of the reading
+    task. The cost of waking the reading task once per message is measured
+    and subtracted, so both paths count the same loop overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..events import AgentAudio
+from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
+from ..registry import registry
+from ..session import connect
+from ..transports.base import Connection, Transport
+from .floor import FloorSession
+from .wire import API_KEY, PROFILES, WireProfile, tone_frame
+
+__all__ = ["measure_paths"]
+
+
+class _QueueConnection(Connection):
+    """Sends go nowhere; receives come from ``inbox``."""
+
+    def __init__(self, inbox: asyncio.Queue[Frame]) -> None:
+        self.inbox = inbox
+
+    async def send(self, frame: Frame) -> None:
+        return None
+
+    async def recv(self) -> Frame:
+        return await self.inbox.get()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        return None
+
+    async def abort(self) -> None:
+        return None
+
+
+class _QueueTransport(Transport):
+    """Answers every token request and opens a :class:`_QueueConnection`."""
+
+    def __init__(self, inbox: asyncio.Queue[Frame]) -> None:
+        self.inbox = inbox
+
+    async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
+        body = {"token": "bench-token", "ws_url": "ws://127.0.0.1:9/ws"}
+        return HttpResponse(200, json.dumps(body).encode())
+
+    async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
+        return _QueueConnection(self.inbox)
+
+
+class _QueueWebSocket:
+    """What :class:`FloorSession` needs of a ``websockets`` connection."""
+
+    def __init__(self, inbox: asyncio.Queue[Frame]) -> None:
+        self.inbox = inbox
+
+    async def send(self, message: Frame) -> None:
+        return None
+
+    def __aiter__(self) -> _QueueWebSocket:
+        return self
+
+    async def __anext__(self) -> Frame:
+        return await self.inbox.get()
+
+
+async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, float]:
+    inbox: asyncio.Queue[Frame] = asyncio.Queue()
+    for m in (*profile.open_messages, *profile.first_messages):
+        inbox.put_nowait(m.decode())
+    text, payload = profile.agent_frame()
+    message: Frame = payload.decode() if text else payload
+    mic = tone_frame(16000)
+
+    def deliver(pcm: bytes) -> None:
+        return None
+
+    if impl == "framework":
+        provider = registry.get(profile.provider)
+        config = provider.simulator_config("127.0.0.1", 9, provider.make_simulator(api_key=API_KEY))
+        session = await connect(config, api_key=API_KEY, transport=_QueueTransport(inbox))
+
+        async def consume() -> None:
+            async for event in session:
+                if isinstance(event, AgentAudio):
+                    deliver(event.pcm)
+
+        send: Callable[[bytes], Awaitable[None]] = session.send_audio
+    else:
+        floor = FloorSession(profile, "127.0.0.1", 9, 16000)
+        floor.ws = _QueueWebSocket(inbox)  # type: ignore[assignment]
+
+        async def consume() -> None:
+            await floor.receive(deliver)
+
+        send = floor.send
+    reader = asyncio.get_running_loop().create_task(consume())
+
+    async def turns(n: int, feed: bool) -> float:
+        t0 = time.process_time()
+        for _ in range(n):
+            if feed:
+                inbox.put_nowait(message)
+            for _ in range(4):  # enough turns for every task the message wakes
+                await asyncio.sleep(0)
+        return time.process_time() - t0
+
+    for _ in range(100):
+        await send(mic)
+    await turns(100, True)
+    t0 = time.process_time()
+    for _ in range(frames):
+        await send(mic)
+    send_us = 1e6 * (time.process_time() - t0) / frames
+    idle = await turns(frames, False)
+    recv_us = 1e6 * (await turns(frames, True) - idle) / frames
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    if impl == "framework":
+        await session.close(timeout=0.1)
+    return send_us, recv_us
+
+
+def measure_paths(names: list[str], quick: bool = False) -> dict[str, dict[str, Any]]:
+    """``{provider: {"floor": {...}, "framework": {...}}}`` for the providers
+    ``names`` that have a wire profile (µs per frame, best of three)."""
+    frames = 300 if quick else 3000
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        profile = PROFILES.get(name)
+        if profile is None:
+            continue
+        out[name] = {}
+        for impl in ("floor", "framework"):
+            best = (math.inf, math.inf)
+            for _ in range(1 if quick else 3):
+                s, r = asyncio.run(_one(profile, impl, frames))
+                best = (min(best[0], s), min(best[1], r))
+            out[name][impl] = {"send_us": best[0], "recv_us": best[1]}
+    return out
