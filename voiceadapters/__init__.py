@@ -12,6 +12,8 @@
 The user guide is in ``docs/`` (``mkdocs serve``).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .capabilities import Capabilities
 from .commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
 from .config import ConfigURL, ProviderConfig, parse_config
@@ -52,7 +54,24 @@ from .format import AudioFormat
 from .plugin import Provider
 from .registry import available_providers, get_provider
 from .secrets import Secret
-from .session import Session, SessionStats, connect
+
+if TYPE_CHECKING:
+    from .session import Session, SessionStats, connect
+
+#: Imported on first use (PEP 562): the session pulls in numpy, soxr and the
+#: driver, which code that only parses configs or lists providers never needs.
+_LAZY = {"Session": "session", "SessionStats": "session", "connect": "session"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

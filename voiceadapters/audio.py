@@ -112,7 +112,7 @@ class StreamConverter:
     has fewer channels, so soxr never filters redundant copies.
     """
 
-    __slots__ = ("_down", "_dst", "_empty", "_resampler", "_same", "_src", "_up")
+    __slots__ = ("_down", "_dst", "_empty", "_frame_width", "_resampler", "_same", "_src", "_up")
 
     def __init__(
         self, src: AudioFormat, dst: AudioFormat, *, quality: str = DEFAULT_QUALITY
@@ -127,6 +127,7 @@ class StreamConverter:
                 f"(duplicate) and N to mono (average) channel changes are defined"
             )
         self._src = src
+        self._frame_width = src.frame_width
         self._dst = dst
         # Channel count soxr works on: the smaller side, see class docstring.
         work = min(src.channels, dst.channels)
@@ -159,7 +160,8 @@ class StreamConverter:
         :class:`AudioFormatError` before anything is consumed, so the caller
         can fix the chunk and retry.
         """
-        self._src.check(pcm, what="audio to convert")
+        if len(pcm) % self._frame_width:  # cached: this runs per 20 ms frame
+            self._src.check(pcm, what="audio to convert")
         if self._same or not pcm:
             return pcm
         src_ch = self._src.channels
@@ -214,7 +216,7 @@ def _round_to_i16(y: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int16]:
     the same result but goes through Python-level wrappers first (measured
     on a 20 ms frame: 2.25 µs here, 3.16 µs with ``np.clip``).
     """
-    y = np.rint(y)
+    y = np.rint(y, out=y)  # soxr hands us a fresh array: round it in place
     np.minimum(y, _I16_MAX, out=y)
     np.maximum(y, _I16_MIN, out=y)
     return y.astype(_I16)

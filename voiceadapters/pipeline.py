@@ -53,9 +53,14 @@ class AudioPipeline:
 
     # -- application → wire ----------------------------------------------------
 
-    def encode(self, pcm: bytes) -> bytes:
-        """Application PCM → wire PCM (may be empty while the resampler fills)."""
-        self.input_format.check(pcm, what="send_audio() data")
+    def encode(self, pcm: bytes, *, checked: bool = False) -> bytes:
+        """Application PCM → wire PCM (may be empty while the resampler fills).
+
+        Raises :class:`~voiceadapters.errors.AudioFormatError` for partial sample
+        frames, unless the caller already checked (``checked=True``).
+        """
+        if not checked:
+            self.input_format.check(pcm, what="send_audio() data")
         return self._in.convert(pcm)
 
     def max_encoded(self, nbytes: int) -> int:
@@ -103,10 +108,13 @@ class AudioPipeline:
         if event.turn_id != self._turn_id:
             self._flush(out)
             self._turn_id = event.turn_id
-        if self._out is None or self._out.src != event.format:
+        conv = self._out
+        # Identity first: codecs pass one format object around; equality of
+        # two pydantic models costs more than the rest of this check.
+        if conv is None or (conv.src is not event.format and conv.src != event.format):
             self._flush(out)
-            self._out = StreamConverter(event.format, self.output_format)
-        self._emit(self._out.convert(event.pcm), out, final=False)
+            conv = self._out = StreamConverter(event.format, self.output_format)
+        self._emit(conv.convert(event.pcm), out, final=False)
         self._pending_output = True
 
     @property
@@ -143,4 +151,6 @@ class AudioPipeline:
             rest = self._frames.flush(pad=False)
             if rest:
                 chunks.append(rest)
+        # Plain construction, not model_construct: pydantic validates in Rust
+        # (~1.2 µs per event, measured) while model_construct runs in Python (~2.3 µs).
         out.extend(AgentAudio(pcm=c, format=fmt, turn_id=turn) for c in chunks)

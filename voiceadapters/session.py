@@ -115,6 +115,7 @@ class Session:
         self._closing = False
         self._purged = 0
         self._tail_timer: asyncio.TimerHandle | None = None
+        self._flush_tails = not provider.capabilities.agent_audio_done
         self._last_audio = 0.0
 
     # -- lifecycle -------------------------------------------------------------
@@ -188,7 +189,7 @@ class Session:
         """
         if self._ended is not None or self._closing:
             raise SessionClosedError(f"{self.provider.name} session has ended")
-        data = bytes(pcm)
+        data = pcm if type(pcm) is bytes else bytes(pcm)
         self.input_format.check(data, what="send_audio() data")
         buffered = self._codec.audio_buffer()
         if buffered is not None:
@@ -197,7 +198,7 @@ class Session:
                 # Refused before conversion: the resampler has not seen the
                 # chunk, so it can be sent again once the provider is ready.
                 raise BufferOverflowError(self.provider.name, limit, held, len(data))
-        wire = self._pipeline.encode(data)
+        wire = self._pipeline.encode(data, checked=True)
         self.stats.audio_bytes_sent += len(data)
         if wire:
             await self._driver.command(SendAudio(pcm=wire))
@@ -218,7 +219,7 @@ class Session:
 
     def _on_events(self, events: list[Event]) -> None:
         self._deliver(self._pipeline.process(events))
-        if self._pipeline.pending_output and not self.capabilities.agent_audio_done:
+        if self._flush_tails and self._pipeline.pending_output:
             self._last_audio = asyncio.get_running_loop().time()
             if self._tail_timer is None:
                 self._arm_tail_flush(TAIL_FLUSH_GAP)
