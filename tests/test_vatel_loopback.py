@@ -370,3 +370,42 @@ async def test_key_and_token_never_reach_logs_reprs_or_events(caplog) -> None:  
     assert SECRET_KEY not in everything
     for token in tokens:
         assert token not in everything
+
+
+async def test_a_plugin_bug_ends_the_session_with_error_not_connection_lost() -> None:
+    from voiceadapters.plugin import Provider
+    from voiceadapters.registry import Registry
+    from voiceadapters.transports.memory import MemoryTransport
+    from voiceadapters_vatel import VatelCodec, VatelProvider
+
+    class Buggy(VatelCodec):
+        def receive_frame(self, frame):  # type: ignore[no-untyped-def]
+            raise KeyError("secret-looking frame content")
+
+    class BuggyProvider(VatelProvider):
+        name = "buggy-vatel"
+
+        def make_codec(self, config):  # type: ignore[no-untyped-def]
+            return Buggy(config)
+
+    class Plugin:
+        from voiceadapters.hookspecs import hookimpl
+
+        @hookimpl
+        def voiceadapters_providers(self) -> list[Provider]:
+            return [BuggyProvider()]
+
+    registry = Registry(group="voiceadapters.tests.none")
+    registry.register_plugin(Plugin())
+    provider = registry.get("buggy-vatel")
+    simulator = provider.make_simulator(api_key=SECRET_KEY, pace=0)
+    config = provider.simulator_config("127.0.0.1", 1, simulator)  # buggy-vatel://…
+    session = await voiceadapters.connect(
+        config, api_key=SECRET_KEY, transport=MemoryTransport(simulator), registry=registry
+    )
+    events = [e async for e in session]
+    await session.close()
+    error = next(e for e in events if isinstance(e, ProviderError))
+    assert error.fatal and error.code == "codec_error" and "KeyError" in error.message
+    assert "secret-looking" not in error.message
+    assert isinstance(events[-1], SessionEnded) and events[-1].reason == "error"

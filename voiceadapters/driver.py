@@ -27,7 +27,7 @@ from collections.abc import Callable
 from .codec import Codec
 from .commands import Command
 from .errors import HandshakeTimeout
-from .events import Event
+from .events import Event, ProviderError, SessionEnded
 from .handshake import CloseFrame, HttpRequest
 from .transports.base import Connection, Transport, TransportClosed
 
@@ -120,10 +120,21 @@ class Driver:
                 await self._flush()
         except asyncio.CancelledError:
             raise
-        except Exception:  # a bug in a codec must not hang the application
+        except Exception as exc:  # a bug in a codec must not hang the application
             log.exception("%s: codec failed; ending the session", codec.provider)
-            codec.receive_closed(None, "internal error")
-            self._deliver()
+            self._deliver()  # whatever the codec produced before it failed
+            # Only the exception's type: its message may quote provider frames.
+            name = type(exc).__name__
+            self._on_events(
+                [
+                    ProviderError(
+                        code="codec_error",
+                        message=f"the {codec.provider} plugin failed ({name}); see the log",
+                        fatal=True,
+                    ),
+                    SessionEnded(reason="error", provider_reason="codec_error"),
+                ]
+            )
         finally:
             await self._finish()
 
