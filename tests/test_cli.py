@@ -15,25 +15,9 @@ import pytest
 from voiceadapters.audio import best_alignment, pcm_to_array, read_wav, write_wav
 
 from .conftest import SECRET_KEY, speech_sample
+from .test_events import DESIGN_TYPES
 
 pytestmark = pytest.mark.network
-
-DESIGN_TYPES = {
-    "session_started",
-    "agent_ready",
-    "session_ended",
-    "user_speech_started",
-    "user_speech_stopped",
-    "user_transcript",
-    "agent_text",
-    "agent_audio",
-    "agent_audio_done",
-    "interruption",
-    "tool_call",
-    "emotion",
-    "provider_error",
-    "unknown_message",
-}
 
 
 def cli(
