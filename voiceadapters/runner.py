@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import AgentAudio, AgentAudioDone, Event, SessionEnded, ToolCall
+from .events import AgentAudio, Event, SessionEnded, ToolCall
 from .session import Session
 
 __all__ = ["RunResult", "stream_recording"]
@@ -80,30 +80,33 @@ async def stream_recording(
         finally:
             input_done.set()
 
+    def record(event: Event) -> None:
+        stamp = time.monotonic() - start
+        result.events.append((stamp, event))
+        if on_event is not None:
+            on_event(stamp, event)
+        if isinstance(event, AgentAudio):
+            result.agent_audio += event.pcm
+
     async def consume() -> None:
         while True:
-            timeout = idle_timeout if input_done.is_set() else None
+            # While the microphone streams, wake up twice a second to notice
+            # its end; after it, stop once the agent is quiet for idle_timeout.
             try:
-                event = await session.next_event(timeout=timeout if timeout else 0.5)
+                event = await session.next_event(
+                    timeout=idle_timeout if input_done.is_set() else 0.5
+                )
             except asyncio.TimeoutError:
                 if input_done.is_set():
-                    return  # the agent has been quiet long enough
+                    return
                 continue
             if event is None:
                 return
-            stamp = time.monotonic() - start
-            result.events.append((stamp, event))
-            if on_event is not None:
-                on_event(stamp, event)
-            if isinstance(event, AgentAudio):
-                result.agent_audio += event.pcm
-            elif isinstance(event, ToolCall):
+            record(event)
+            if isinstance(event, ToolCall):
                 await session.send_tool_result(event.call_id, answer)
             elif isinstance(event, SessionEnded):
-                result.ended = event
                 return
-            elif isinstance(event, AgentAudioDone):
-                pass
 
     producer = asyncio.create_task(produce())
     try:
@@ -120,11 +123,6 @@ async def stream_recording(
         event = await session.next_event(timeout=5.0)
         if event is None:
             break
-        stamp = time.monotonic() - start
-        result.events.append((stamp, event))
-        if on_event is not None:
-            on_event(stamp, event)
-        if isinstance(event, AgentAudio):
-            result.agent_audio += event.pcm
+        record(event)
     result.ended = ended
     return result

@@ -114,6 +114,7 @@ class Session:
         self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
         self._purged = 0
+        self._delivered_end = False  # session_ended has been handed to the application
         self._tail_timer: asyncio.TimerHandle | None = None
         self._flush_tails = not provider.capabilities.agent_audio_done
         self._last_audio = 0.0
@@ -243,6 +244,9 @@ class Session:
                 self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):
                 self._ended = event
+                if self._tail_timer is not None:
+                    self._tail_timer.cancel()
+                    self._tail_timer = None
                 self._call_hook(
                     "voiceadapters_session_ended", provider=self.provider.name, event=event
                 )
@@ -321,8 +325,6 @@ class Session:
         elif isinstance(event, SessionEnded):
             self._delivered_end = True
         return event
-
-    _delivered_end = False
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()

@@ -102,6 +102,8 @@ class CodecPair:
         self.server_frames: list[ServerOut] = []
         self.intercept = intercept
         self._server: SimulatorConnection | None = None
+        #: Every handshake step executed, and every HTTP response fed back, in order.
+        self.handshake_steps: list[HttpRequest | WebSocketRequest] = []
         self.http_responses: list[HttpResponse] = []
         if open_connection:
             self.handshake()
@@ -121,6 +123,7 @@ class CodecPair:
             step = self.codec.handshake_step()
             if step is None:
                 return
+            self.handshake_steps.append(step)
             if isinstance(step, HttpRequest):
                 response = self.simulator.handle_http(http_to_sim_request(step), self.now)
                 self.http_responses.append(response)

@@ -186,6 +186,18 @@ class Harness(ABC):
     def ended(self) -> SessionEnded | None:
         return next((e for e in self.events if isinstance(e, SessionEnded)), None)
 
+    def _begin(
+        self, scenario: str | None, app_format: AudioFormat | None, api_key: str | None, pace: float
+    ) -> tuple[Simulator, str]:
+        """What both levels do first: capture logs, pick the formats and the key
+        the session will use (the simulator always accepts :attr:`api_key`)."""
+        self._start_log_capture()
+        self.app_format = app_format or AudioFormat(16000)
+        key = api_key or self.api_key
+        self.secrets.add(key)
+        simulator = self.provider.make_simulator(api_key=self.api_key, scenario=scenario, pace=pace)
+        return simulator, key
+
     def _config(self, simulator: Simulator, port: int, api_key: str) -> ProviderConfig:
         text = self.provider.simulator_config("127.0.0.1", port, simulator)
         return resolve_config(parse_config(text), self.provider, api_key=api_key, environ={})
@@ -228,11 +240,7 @@ class CodecHarness(Harness):
         pace: float = 1.0,
         max_buffered_audio: float = 30.0,
     ) -> None:
-        self._start_log_capture()
-        self.app_format = app_format or AudioFormat(16000)
-        key = api_key or self.api_key
-        self.secrets.add(key)
-        self._sim = self.provider.make_simulator(api_key=self.api_key, scenario=scenario, pace=pace)
+        self._sim, key = self._begin(scenario, app_format, api_key, pace)
         config = self._config(self._sim, 443, key)
         self.codec = self.provider.make_codec(config)
         self.rendered += [repr(config), str(config)]
@@ -240,32 +248,18 @@ class CodecHarness(Harness):
         pair = CodecPair(self.codec, self._sim, open_connection=False)
         self.pair = pair
         try:
-            self._handshake(pair)
+            pair.handshake()
         except VoiceAdaptersError as exc:
             self.rendered.append(str(exc))
             raise
         finally:
-            self._sync()
-
-    def _handshake(self, pair: CodecPair) -> None:
-        # CodecPair.handshake, step by step, so that every step is recorded.
-        codec = pair.codec
-        while True:
-            step = codec.handshake_step()
-            if step is None:
-                break
-            self.handshake_steps.append(step)
-            self.rendered += [repr(step), str(step)]
-            self.secrets.update(_secret_values(step))
-            if isinstance(step, HttpRequest):
-                from voiceadapters.testing import http_to_sim_request
-
-                response = pair.simulator.handle_http(http_to_sim_request(step), pair.now)
+            for step in pair.handshake_steps:
+                self.handshake_steps.append(step)
+                self.rendered += [repr(step), str(step)]
+                self.secrets.update(_secret_values(step))
+            for response in pair.http_responses:
                 self.secrets.update(_token_like_values(response))
-                codec.receive_http_response(response)
-                continue
-            pair.handshake()  # the WebSocket step
-            break
+            self._sync()
 
     def _sync(self) -> None:
         assert self.pair is not None and self.pipeline is not None
@@ -385,11 +379,7 @@ class NetworkHarness(Harness):
         from voiceadapters.simulator.server import SimulatorServer
         from voiceadapters.transports.network import NetworkTransport
 
-        self._start_log_capture()
-        self.app_format = app_format or AudioFormat(16000)
-        key = api_key or self.api_key
-        self.secrets.add(key)
-        self._sim = self.provider.make_simulator(api_key=self.api_key, scenario=scenario, pace=pace)
+        self._sim, key = self._begin(scenario, app_format, api_key, pace)
         self._server = await self._stack.enter_async_context(
             SimulatorServer(self._sim, "127.0.0.1", 0)
         )

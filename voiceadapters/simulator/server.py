@@ -41,7 +41,6 @@ class SimulatorServer:
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
         self._live: dict[SimulatorConnection, tuple[web.Request, web.WebSocketResponse]] = {}
 
     @property
@@ -68,7 +67,7 @@ class SimulatorServer:
 
     async def stop(self, close_code: int = 1001) -> None:
         """Close every open WebSocket with ``close_code`` (1001: going away), then stop."""
-        for ws in list(self._sockets):
+        for _, ws in list(self._live.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=close_code, message=b"server shutdown")
         if self._runner is not None:
@@ -130,7 +129,6 @@ class SimulatorServer:
     ) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, compress=False, autoping=True)
         await ws.prepare(request)
-        self._sockets.add(ws)
         self._live[conn] = (request, ws)
         try:
             conn.opened(self._now())
@@ -168,7 +166,6 @@ class SimulatorServer:
         except (ConnectionResetError, asyncio.CancelledError):
             conn.receive_closed(None, self._now())
         finally:
-            self._sockets.discard(ws)
             self._live.pop(conn, None)
             if not ws.closed:
                 with contextlib.suppress(Exception):
