@@ -372,9 +372,13 @@ async def test_key_and_token_never_reach_logs_reprs_or_events(caplog) -> None:  
         assert token not in everything
 
 
-async def test_a_plugin_bug_ends_the_session_with_error_not_connection_lost() -> None:
+@pytest.mark.parametrize("network", [False, True], ids=["memory", "loopback"])
+async def test_a_plugin_bug_ends_the_session_with_error_not_connection_lost(network: bool) -> None:
+    # Memory connections are read by the driver's task; network ones push
+    # each message from the event loop: both paths must end the same way.
     from voiceadapters.plugin import Provider
     from voiceadapters.registry import Registry
+    from voiceadapters.testing import serve_simulator
     from voiceadapters.transports.memory import MemoryTransport
     from voiceadapters_vatel import VatelCodec, VatelProvider
 
@@ -398,13 +402,20 @@ async def test_a_plugin_bug_ends_the_session_with_error_not_connection_lost() ->
     registry = Registry(group="voiceadapters.tests.none")
     registry.register_plugin(Plugin())
     provider = registry.get("buggy-vatel")
-    simulator = provider.make_simulator(api_key=SECRET_KEY, pace=0)
-    config = provider.simulator_config("127.0.0.1", 1, simulator)  # buggy-vatel://…
-    session = await voiceadapters.connect(
-        config, api_key=SECRET_KEY, transport=MemoryTransport(simulator), registry=registry
-    )
-    events = [e async for e in session]
-    await session.close()
+    if network:
+        async with serve_simulator(provider, api_key=SECRET_KEY) as (_, config, _sim):
+            session = await voiceadapters.connect(config, api_key=SECRET_KEY, registry=registry)
+            events = [e async for e in session]
+            await asyncio.wait_for(session.close(), TIMEOUT)
+    else:
+        simulator = provider.make_simulator(api_key=SECRET_KEY, pace=0)
+        config = provider.simulator_config("127.0.0.1", 1, simulator)  # buggy-vatel://…
+        session = await voiceadapters.connect(
+            config, api_key=SECRET_KEY, transport=MemoryTransport(simulator), registry=registry
+        )
+        events = [e async for e in session]
+        await session.close()
+    assert [e.type for e in events].count("session_ended") == 1
     error = next(e for e in events if isinstance(e, ProviderError))
     assert error.fatal and error.code == "codec_error" and "KeyError" in error.message
     assert "secret-looking" not in error.message

@@ -4,14 +4,17 @@
 The :class:`Driver` executes the codec's handshake steps through a
 :class:`~voiceadapters.transports.base.Transport`, then runs the steady state:
 
-* a reader task feeds every received message to ``codec.receive_frame`` and
-  the close to ``codec.receive_closed``;
+* every received message goes to ``codec.receive_frame`` and the close to
+  ``codec.receive_closed``: pushed by the connection from the event loop
+  when it can (:meth:`~voiceadapters.transports.base.Connection.set_receiver`),
+  else read by a reader task;
 * :meth:`Driver.command` feeds the application's commands to ``codec.send``;
 * a timer (``loop.call_at``) calls ``codec.handle_timer(now)`` when the codec
   asks for it, with the loop's monotonic clock;
 * after **every** input, events are drained and handed to ``on_events``
   synchronously (so their order is the codec's order), and frames are
-  drained and sent under one lock (so their order is the codec's order too).
+  drained into one outbox that is sent in order (so their order is the
+  codec's order too, whichever task or callback produced them).
 
 When the codec has emitted ``session_ended`` the driver closes the
 connection (if the peer has not) and stops.
@@ -22,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .codec import Codec
 from .commands import Command
 from .errors import HandshakeTimeout
 from .events import Event, ProviderError, SessionEnded
-from .handshake import CloseFrame, HttpRequest
+from .handshake import CloseFrame, Frame, HttpRequest, OutFrame
 from .transports.base import Connection, Transport, TransportClosed
 
 __all__ = ["Driver"]
@@ -53,11 +58,14 @@ class Driver:
         self._on_events = on_events
         self._loop = asyncio.get_running_loop()
         self._conn: Connection | None = None
+        self._outbox: deque[OutFrame] = deque()
         self._send_lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._finishing = False
+        self._failed = False  # the codec raised: no more input reaches it
         self.done = asyncio.Event()
 
     # -- handshake ---------------------------------------------------------
@@ -89,7 +97,10 @@ class Driver:
             self._deliver()
             await self._flush()
             break
-        self._reader = self._loop.create_task(self._read_loop())
+        conn = self._conn
+        assert conn is not None
+        if not conn.set_receiver(self):
+            self._reader = self._loop.create_task(self._read_loop())
 
     # -- steady state --------------------------------------------------------
 
@@ -103,45 +114,81 @@ class Driver:
         self._deliver()
         await self._flush()
 
+    def frame_received(self, frame: Frame) -> None:
+        """A message from the provider (the connection's push, or the reader task)."""
+        codec = self.codec
+        if codec.ended or self._failed:
+            return
+        try:
+            codec.receive_frame(frame)
+        except Exception as exc:  # a bug in a codec must not hang the application
+            self._codec_failed(exc)
+            return
+        self._deliver()
+        # Most received messages need no reply: no task, no coroutine for them.
+        frames = codec.frames_to_send()
+        if frames:
+            self._outbox.extend(frames)
+            self._spawn(self._send_outbox())
+        self._arm_timer()
+        self._finish_if_ended()
+
+    def connection_closed(self, code: int | None, reason: str) -> None:
+        """The connection is gone (the connection's push, or the reader task)."""
+        codec = self.codec
+        if not codec.ended and not self._failed:
+            try:
+                codec.receive_closed(code, reason)
+            except Exception as exc:
+                self._codec_failed(exc)
+                return
+            self._deliver()
+        self._spawn(self._finish())
+
+    def _codec_failed(self, exc: Exception) -> None:
+        self._failed = True
+        log.error("%s: codec failed; ending the session", self.codec.provider, exc_info=exc)
+        self._deliver()  # whatever the codec produced before it failed
+        # Only the exception's type: its message may quote provider frames.
+        name = type(exc).__name__
+        self._on_events(
+            [
+                ProviderError(
+                    code="codec_error",
+                    message=f"the {self.codec.provider} plugin failed ({name}); see the log",
+                    fatal=True,
+                ),
+                SessionEnded(reason="error", provider_reason="codec_error"),
+            ]
+        )
+        self._spawn(self._finish())
+
     async def _read_loop(self) -> None:
+        """For connections that cannot push: read, and hand each message over."""
         conn = self._conn
         assert conn is not None
         codec = self.codec
         try:
-            while not codec.ended:
+            while not codec.ended and not self._failed and not self._finishing:
                 try:
                     frame = await conn.recv()
                 except TransportClosed as closed:
-                    codec.receive_closed(closed.code, closed.reason)
-                    self._deliver()
-                    break
-                codec.receive_frame(frame)
-                self._deliver()
-                await self._flush()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug in a codec must not hang the application
-            log.exception("%s: codec failed; ending the session", codec.provider)
-            self._deliver()  # whatever the codec produced before it failed
-            # Only the exception's type: its message may quote provider frames.
-            name = type(exc).__name__
-            self._on_events(
-                [
-                    ProviderError(
-                        code="codec_error",
-                        message=f"the {codec.provider} plugin failed ({name}); see the log",
-                        fatal=True,
-                    ),
-                    SessionEnded(reason="error", provider_reason="codec_error"),
-                ]
-            )
+                    self.connection_closed(closed.code, closed.reason)
+                    return
+                self.frame_received(frame)
         finally:
-            await self._finish()
+            if codec.ended or self._failed or self._finishing:
+                await self._finish()
 
     async def _finish(self) -> None:
+        if self._finishing:
+            return
+        self._finishing = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._outbox:  # the codec's last words (a close frame, say)
+            await self._send_outbox()
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -149,23 +196,29 @@ class Driver:
         self.done.set()
 
     async def _flush(self) -> None:
-        """Send every frame the codec queued, in order, then re-arm the timer.
-
-        The queue is drained before the lock is taken: most calls (one per
-        received message) find nothing to send and then skip the lock, which
-        costs more than the rest of this method. Order still holds when there
-        is something to send: frames drained earlier belong to a task that is
-        already holding or waiting for the lock, and ``asyncio.Lock`` wakes
-        waiters first come, first served.
-        """
+        """Send every frame the codec queued, in order, then re-arm the timer."""
         frames = self.codec.frames_to_send()
-        if not frames:
-            self._arm_timer()
-            return
+        if frames:
+            self._outbox.extend(frames)
+            await self._send_outbox()
+        self._arm_timer()
+
+    async def _send_outbox(self) -> None:
+        """Send the outbox, oldest first.
+
+        Frames enter the outbox synchronously, in the codec's order, whoever
+        produced them (a command, a received message, a timer); whichever
+        task holds the lock sends all of them, including those added while
+        it waits for the socket. A caller returns once its own frames went
+        out, by its hand or an earlier holder's.
+        """
         conn = self._conn
+        outbox = self._outbox
         async with self._send_lock:
-            for frame in frames:
+            while outbox:
+                frame = outbox.popleft()
                 if conn is None:
+                    outbox.clear()
                     break
                 try:
                     if isinstance(frame, CloseFrame):
@@ -173,14 +226,25 @@ class Driver:
                     else:
                         await conn.send(frame)
                 except (TransportClosed, asyncio.TimeoutError):
-                    # The reader sees the same close and reports it as session_ended.
+                    # The connection reports the same close as session_ended.
+                    outbox.clear()
                     break
-        self._arm_timer()
+
+    def _finish_if_ended(self) -> None:
+        # A method, not an inline test: the codec's ``ended`` changes under
+        # the calls above, which a type checker's narrowing cannot see.
+        if self.codec.ended:
+            self._spawn(self._finish())
 
     def _deliver(self) -> None:
         events = self.codec.events_received()
         if events:
             self._on_events(events)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- timers --------------------------------------------------------------
 
@@ -198,13 +262,17 @@ class Driver:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        if self.codec.ended:
+        codec = self.codec
+        if codec.ended:
             return
-        self.codec.handle_timer(self._loop.time())
+        codec.handle_timer(self._loop.time())
         self._deliver()
-        task = self._loop.create_task(self._flush())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        frames = codec.frames_to_send()
+        if frames:
+            self._outbox.extend(frames)
+            self._spawn(self._send_outbox())
+        self._arm_timer()
+        self._finish_if_ended()
 
     # -- shutdown ------------------------------------------------------------
 

@@ -13,11 +13,13 @@ one process, best of three runs of a few thousand frames:
     WebSocket send: conversion, encoding and, for the framework, session,
     pipeline, command, codec and driver.
 ``path_recv``
-    µs of CPU per wire message from the connection's ``recv`` to the
-    application's frames: decoding, conversion, re-framing and, for the
-    framework, codec, pipeline, event queue and the wake-up of the reading
-    task. The cost of waking the reading task once per message is measured
-    and subtracted, so both paths count the same loop overhead.
+    µs of CPU per wire message from the connection to the application's
+    frames: decoding, conversion, re-framing and, for the framework, codec,
+    pipeline, event queue and the wake-up of the application's task. The
+    floor's message comes from a queue its reading task awaits, as
+    ``websockets``' asyncio client delivers it; the framework's is pushed,
+    as its Sans-I/O connection does. The cost of the loop turns themselves
+    is measured and subtracted, so both paths count the same loop overhead.
 """
 
 from __future__ import annotations
@@ -34,24 +36,40 @@ from ..events import AgentAudio
 from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
 from ..registry import registry
 from ..session import connect
-from ..transports.base import Connection, Transport
+from ..transports.base import Connection, Receiver, Transport
 from .floor import FloorSession
 from .wire import API_KEY, PROFILES, WireProfile, tone_frame
 
 __all__ = ["measure_paths"]
 
 
-class _QueueConnection(Connection):
-    """Sends go nowhere; receives come from ``inbox``."""
+class _PushConnection(Connection):
+    """Sends go nowhere; what the harness puts in is pushed to the driver at
+    once, as :class:`~voiceadapters.transports.websocket.SansIOWebSocket`
+    pushes from ``data_received``."""
 
-    def __init__(self, inbox: asyncio.Queue[Frame]) -> None:
-        self.inbox = inbox
+    def __init__(self) -> None:
+        self._receiver: Receiver | None = None
+        self._backlog: list[Frame] = []
+
+    def put_nowait(self, frame: Frame) -> None:
+        if self._receiver is None:
+            self._backlog.append(frame)
+        else:
+            self._receiver.frame_received(frame)
+
+    def set_receiver(self, receiver: Receiver) -> bool:
+        self._receiver = receiver
+        for frame in self._backlog:
+            receiver.frame_received(frame)
+        self._backlog.clear()
+        return True
 
     async def send(self, frame: Frame) -> None:
         return None
 
     async def recv(self) -> Frame:
-        return await self.inbox.get()
+        raise RuntimeError("this connection pushes")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         return None
@@ -61,17 +79,17 @@ class _QueueConnection(Connection):
 
 
 class _QueueTransport(Transport):
-    """Answers every token request and opens a :class:`_QueueConnection`."""
+    """Answers every token request and opens ``conn``."""
 
-    def __init__(self, inbox: asyncio.Queue[Frame]) -> None:
-        self.inbox = inbox
+    def __init__(self, conn: _PushConnection) -> None:
+        self.conn = conn
 
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
         body = {"token": "bench-token", "ws_url": "ws://127.0.0.1:9/ws"}
         return HttpResponse(200, json.dumps(body).encode())
 
     async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
-        return _QueueConnection(self.inbox)
+        return self.conn
 
 
 class _QueueWebSocket:
@@ -91,7 +109,9 @@ class _QueueWebSocket:
 
 
 async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, float]:
-    inbox: asyncio.Queue[Frame] = asyncio.Queue()
+    inbox: asyncio.Queue[Frame] | _PushConnection = (
+        _PushConnection() if impl == "framework" else asyncio.Queue()
+    )
     for m in (*profile.open_messages, *profile.first_messages):
         inbox.put_nowait(m.decode())
     text, payload = profile.agent_frame()
@@ -104,6 +124,7 @@ async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, flo
     if impl == "framework":
         provider = registry.get(profile.provider)
         config = provider.simulator_config("127.0.0.1", 9, provider.make_simulator(api_key=API_KEY))
+        assert isinstance(inbox, _PushConnection)
         session = await connect(config, api_key=API_KEY, transport=_QueueTransport(inbox))
 
         async def consume() -> None:
@@ -113,6 +134,7 @@ async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, flo
 
         send: Callable[[bytes], Awaitable[None]] = session.send_audio
     else:
+        assert isinstance(inbox, asyncio.Queue)
         floor = FloorSession(profile, "127.0.0.1", 9, 16000)
         floor.ws = _QueueWebSocket(inbox)  # type: ignore[assignment]
 

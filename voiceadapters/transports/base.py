@@ -16,10 +16,11 @@ subclasses while connecting, and :class:`TransportClosed` from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Protocol
 
 from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
 
-__all__ = ["Connection", "Transport", "TransportClosed"]
+__all__ = ["Connection", "Receiver", "Transport", "TransportClosed"]
 
 
 class TransportClosed(Exception):
@@ -32,8 +33,30 @@ class TransportClosed(Exception):
         super().__init__(f"connection closed (code={code}, reason={reason!r})")
 
 
+class Receiver(Protocol):
+    """What a push-capable :class:`Connection` calls (see :meth:`Connection.set_receiver`)."""
+
+    def frame_received(self, frame: Frame) -> None:
+        """One whole message arrived."""
+
+    def connection_closed(self, code: int | None, reason: str) -> None:
+        """The connection is gone (``code`` as in :class:`TransportClosed`); called once, last."""
+
+
 class Connection(ABC):
-    """One open WebSocket."""
+    """One open WebSocket.
+
+    Messages are read with :meth:`recv`, or pushed: a connection that
+    returns ``True`` from :meth:`set_receiver` calls the receiver from the
+    event loop as each message arrives, which saves the reading task a
+    wake-up per message. The driver uses push when it is offered.
+    """
+
+    def set_receiver(self, receiver: Receiver) -> bool:
+        """Push every message (first those already received) and then the
+        close to ``receiver``, in order, instead of :meth:`recv`. Returns
+        ``False`` (the default) when this connection cannot push."""
+        return False
 
     @abstractmethod
     async def send(self, frame: Frame) -> None:

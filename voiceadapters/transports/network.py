@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection
@@ -21,6 +22,7 @@ from ..errors import ConnectError, HandshakeTimeout, WebSocketRejected
 from ..handshake import Frame, HttpRequest, HttpResponse, Params, WebSocketRequest
 from ..secrets import MASK, Secret
 from .base import Connection, Transport, TransportClosed
+from .websocket import open_sansio_websocket
 
 __all__ = ["NetworkTransport", "ScrubbingLogger", "WebSocketConnection", "scrub"]
 
@@ -130,25 +132,42 @@ class NetworkTransport(Transport):
 
     async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
         log.debug("%s: %s", provider, request.describe())
-        kwargs: dict[str, Any] = {
-            "additional_headers": request.reveal_headers() or None,
-            "compression": None,
-            "max_size": request.max_size,
-            "ping_interval": request.ping_interval,
-            "ping_timeout": request.ping_timeout,
-            "open_timeout": request.open_timeout,
-            "close_timeout": 5.0,
-            "user_agent_header": "voiceadapters",
-            "logger": ScrubbingLogger(
-                logging.getLogger("websockets.client"),
-                request.query,
-                request.headers,
-                request.redact,
-            ),
-        }
+        url = request.reveal_url()
+        logger = ScrubbingLogger(
+            logging.getLogger("websockets.client"),
+            request.query,
+            request.headers,
+            request.redact,
+        )
         masked = request.describe()
         try:
-            ws = await ws_connect(request.reveal_url(), **kwargs)
+            if _proxied(url):
+                # websockets' asyncio client connects through the proxy the
+                # environment configures; the Sans-I/O connection does not.
+                ws = await ws_connect(
+                    url,
+                    additional_headers=request.reveal_headers() or None,
+                    compression=None,
+                    max_size=request.max_size,
+                    ping_interval=request.ping_interval,
+                    ping_timeout=request.ping_timeout,
+                    open_timeout=request.open_timeout,
+                    close_timeout=5.0,
+                    user_agent_header="voiceadapters",
+                    logger=logger,
+                )
+                return WebSocketConnection(ws)
+            return await asyncio.wait_for(
+                open_sansio_websocket(
+                    url,
+                    headers=request.reveal_headers(),
+                    max_size=request.max_size,
+                    ping_interval=request.ping_interval,
+                    ping_timeout=request.ping_timeout,
+                    logger=logger,
+                ),
+                request.open_timeout,
+            )
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body or b""
@@ -161,7 +180,18 @@ class NetworkTransport(Transport):
         except (OSError, InvalidHandshake) as exc:
             detail = scrub(f"{type(exc).__name__}: {exc}", request.query, request.headers)
             raise ConnectError(f"{provider}: cannot open {masked}: {detail}") from None
-        return WebSocketConnection(ws)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment routes ``url`` through a proxy (as ``websockets`` reads it)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    proxies = getproxies()
+    scheme = "https" if url.startswith("wss:") else "http"
+    if not (proxies.get(scheme) or proxies.get("all") or proxies.get("socks")):
+        return False
+    host = urlsplit(url).hostname or ""
+    return not proxy_bypass(host)
 
 
 def _error_text(body: str) -> str:
