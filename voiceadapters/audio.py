@@ -90,8 +90,10 @@ DEFAULT_QUALITY: Final = "HQ"
 
 _QUALITIES: Final = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 _I16: Final = np.dtype("<i2")
-_I16_MIN: Final = -32768.0
-_I16_MAX: Final = 32767.0
+# numpy scalars of soxr's output dtype: a Python float would be converted to
+# an array scalar on every ufunc call (measured: 1.99 µs → 1.66 µs per frame).
+_I16_MIN: Final = np.float32(-32768.0)
+_I16_MAX: Final = np.float32(32767.0)
 
 
 # --------------------------------------------------------------------------- conversion
@@ -234,7 +236,7 @@ class Reframer:
     exactly the input, except for the zero padding ``flush(pad=True)`` adds.
     """
 
-    __slots__ = ("_buf", "_frame_bytes")
+    __slots__ = ("_frame_bytes", "_rest")
 
     def __init__(self, frame_bytes: int) -> None:
         if frame_bytes <= 0 or frame_bytes % 2:
@@ -243,7 +245,12 @@ class Reframer:
                 f"got {frame_bytes}"
             )
         self._frame_bytes = frame_bytes
-        self._buf = bytearray()
+        # The remainder is kept as immutable bytes, not a bytearray: it is
+        # always shorter than a frame, so joining it to the next chunk is one
+        # small copy, and whole frames are plain slices (measured in the
+        # steady state of a resampled stream, one 20 ms frame in and out:
+        # 0.31 µs against 1.07 µs with a bytearray and memoryview slices).
+        self._rest = b""
 
     @property
     def frame_bytes(self) -> int:
@@ -253,31 +260,25 @@ class Reframer:
     @property
     def pending(self) -> int:
         """Bytes held back, waiting to complete a frame (always < ``frame_bytes``)."""
-        return len(self._buf)
+        return len(self._rest)
 
     def push(self, data: bytes) -> list[bytes]:
         """Add ``data``; return every complete frame now available, oldest first."""
         fb = self._frame_bytes
-        buf = self._buf
-        if not buf:
-            # Common case (nothing pending): slice straight from the input.
-            n = len(data)
-            if n == fb:
-                return [bytes(data)]
-            whole = n - n % fb
-            buf += data[whole:]
-            if not whole:
-                return []
-            with memoryview(data) as mv:
-                return [mv[i : i + fb].tobytes() for i in range(0, whole, fb)]
-        buf += data
-        whole = len(buf) - len(buf) % fb
-        if not whole:
+        if self._rest:
+            data = self._rest + data
+        elif type(data) is not bytes:
+            data = bytes(data)  # frames are always bytes, whatever came in
+        n = len(data)
+        if n < fb:
+            self._rest = data
             return []
-        with memoryview(buf) as mv:
-            frames = [mv[i : i + fb].tobytes() for i in range(0, whole, fb)]
-        del buf[:whole]
-        return frames
+        if n < 2 * fb:  # the common case: at most one frame per chunk
+            self._rest = data[fb:]
+            return [data if n == fb else data[:fb]]
+        whole = n - n % fb
+        self._rest = data[whole:]
+        return [data[i : i + fb] for i in range(0, whole, fb)]
 
     def flush(self, *, pad: bool) -> bytes | None:
         """Return and forget the held-back remainder (``None`` if there is none).
@@ -286,16 +287,16 @@ class Reframer:
         silence) to one full frame, for transports that only accept whole
         frames; otherwise it is returned as-is.
         """
-        if not self._buf:
+        out = self._rest
+        if not out:
             return None
-        out = bytes(self._buf)
-        self._buf.clear()
+        self._rest = b""
         if pad:
             out += bytes(self._frame_bytes - len(out))
         return out
 
     def __repr__(self) -> str:
-        return f"Reframer(frame_bytes={self._frame_bytes}, pending={len(self._buf)})"
+        return f"Reframer(frame_bytes={self._frame_bytes}, pending={len(self._rest)})"
 
 
 # --------------------------------------------------------------------------- WAV

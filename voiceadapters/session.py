@@ -109,7 +109,11 @@ class Session:
         self._queue: deque[Event] = deque()
         self._queued_audio_bytes = 0
         self._max_audio_bytes = self.output_format.bytes_for(max_buffered_audio)
-        self._wakeup = asyncio.Event()
+        # Tasks waiting in next_event(), one bare future each, not an
+        # asyncio.Event: they are woken once per received message, and
+        # Event.wait() under wait_for() costs ~1 µs more per wake-up
+        # (measured: 2.7 µs against 1.6 µs for the hop between two tasks).
+        self._waiters: list[asyncio.Future[None]] = []
         self._ended: SessionEnded | None = None
         self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
@@ -252,7 +256,11 @@ class Session:
                 )
             self._enqueue(event)
         self.stats.fenced_audio_events = self._pipeline.fenced_audio_events + self._purged
-        self._wakeup.set()
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters.clear()
 
     def _purge_turn(self, turn_id: str | None) -> None:
         """Interruption: queued but unread audio of the turn is never delivered."""
@@ -308,35 +316,41 @@ class Session:
         ``asyncio.TimeoutError`` if nothing arrives.
         """
         if not self._queue and not (self._ended is not None and self._delivered_end):
-            loop = asyncio.get_running_loop()
-            deadline = None if timeout is None else loop.time() + timeout
-            while not self._queue:
-                self._wakeup.clear()
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    raise asyncio.TimeoutError
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            await self._wait(timeout)
         if not self._queue:
             return None
         event = self._queue.popleft()
-        if isinstance(event, AgentAudio):
+        if type(event) is AgentAudio:
             self._queued_audio_bytes -= len(event.pcm)
             self.stats.audio_bytes_received += len(event.pcm)
-        elif isinstance(event, SessionEnded):
+        elif type(event) is SessionEnded:
             self._delivered_end = True
         return event
 
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
+    async def _wait(self, timeout: float | None) -> None:
+        """Wait until the queue is not empty (or the timeout passes)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self._queue:
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                if deadline is None:
+                    await waiter
+                else:
+                    if deadline <= loop.time():
+                        raise asyncio.TimeoutError
+                    timer = loop.call_at(deadline, _expire, waiter)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
+            finally:
+                if waiter in self._waiters:  # not woken: timed out or cancelled
+                    self._waiters.remove(waiter)
 
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.next_event()
-            if event is None:
-                return
-            yield event
-            if isinstance(event, SessionEnded):
-                return
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return _Events(self)
 
     def _call_hook(self, name: str, **kwargs: Any) -> None:
         try:
@@ -347,6 +361,36 @@ class Session:
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
         return f"<Session {self.config.to_string()!r} {state}>"
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
+
+
+class _Events:
+    """``async for event in session``: every event up to and including
+    ``session_ended``. A plain class rather than an async generator: it runs
+    once per event, and an async generator adds a frame switch per step."""
+
+    __slots__ = ("_done", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._done = False
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._done:
+            raise StopAsyncIteration
+        event = await self._session.next_event()
+        if event is None or type(event) is SessionEnded:
+            self._done = True
+            if event is None:
+                raise StopAsyncIteration
+        return event
 
 
 class _Connecting:
