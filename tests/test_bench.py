@@ -113,11 +113,15 @@ def test_resampler_figures_cover_every_quality_and_mark_the_default(
     quick: tuple[dict[str, Any], Path, str],
 ) -> None:
     subjects = {f["subject"] for f in quick[0]["figures"] if f["name"].startswith("resampler_")}
-    for quality in ("LQ", "MQ", "HQ", "VHQ"):
+    expected = [f"{q} minimum" for q in ("LQ", "MQ", "HQ", "VHQ")] + ["HQ linear", "VHQ linear"]
+    for filt in expected:
         for direction in ("16->24 kHz", "24->16 kHz"):
-            assert any(s.startswith(f"{quality} {direction}") for s in subjects), quality
+            assert any(s.startswith(f"{filt} {direction}") for s in subjects), filt
     defaults = [s for s in subjects if s.endswith("(default)")]
-    assert len(defaults) == 2
+    assert sorted(defaults) == [
+        "HQ minimum 16->24 kHz (default)",
+        "HQ minimum 24->16 kHz (default)",
+    ]
     names = {f["name"] for f in quick[0]["figures"] if f["subject"] in defaults}
     assert names == {
         "resampler_cost",

@@ -59,7 +59,8 @@ class Driver:
         self._loop = asyncio.get_running_loop()
         self._conn: Connection | None = None
         self._outbox: deque[OutFrame] = deque()
-        self._send_lock = asyncio.Lock()
+        self._sending = False  # a task is sending the outbox
+        self._send_idle: list[asyncio.Future[None]] = []  # tasks waiting for it to finish
         self._reader: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -110,9 +111,15 @@ class Driver:
         Raises what ``codec.send`` raises (the caller's misuse), nothing else:
         a connection that is gone shows up as ``session_ended``.
         """
-        self.codec.send(command)
+        codec = self.codec
+        codec.send(command)
         self._deliver()
-        await self._flush()
+        # _flush() inlined: this runs for every 20 ms of microphone audio.
+        frames = codec.frames_to_send()
+        if frames:
+            self._outbox.extend(frames)
+            await self._send_outbox()
+        self._arm_timer()
 
     def frame_received(self, frame: Frame) -> None:
         """A message from the provider (the connection's push, or the reader task)."""
@@ -207,28 +214,47 @@ class Driver:
         """Send the outbox, oldest first.
 
         Frames enter the outbox synchronously, in the codec's order, whoever
-        produced them (a command, a received message, a timer); whichever
-        task holds the lock sends all of them, including those added while
-        it waits for the socket. A caller returns once its own frames went
-        out, by its hand or an earlier holder's.
+        produced them (a command, a received message, a timer). One task at
+        a time sends, and it sends all of them, including those added while
+        it waits for the socket; a caller that finds a sender at work waits
+        for it to finish. So a caller returns once its own frames went out,
+        by its hand or another's. (A flag and futures rather than an
+        ``asyncio.Lock``: uncontended, the lock's two coroutine calls cost
+        0.47 µs per 20 ms of audio sent.)
         """
-        conn = self._conn
         outbox = self._outbox
-        async with self._send_lock:
-            while outbox:
-                frame = outbox.popleft()
-                if conn is None:
-                    outbox.clear()
-                    break
-                try:
-                    if isinstance(frame, CloseFrame):
-                        await asyncio.wait_for(conn.close(frame.code, frame.reason), CLOSE_TIMEOUT)
-                    else:
-                        await conn.send(frame)
-                except (TransportClosed, asyncio.TimeoutError):
-                    # The connection reports the same close as session_ended.
-                    outbox.clear()
-                    break
+        while outbox:
+            if self._sending:
+                idle = self._loop.create_future()
+                self._send_idle.append(idle)
+                await idle
+                continue
+            self._sending = True
+            try:
+                await self._send_frames(outbox)
+            finally:
+                self._sending = False
+                for idle in self._send_idle:
+                    if not idle.done():
+                        idle.set_result(None)
+                self._send_idle.clear()
+
+    async def _send_frames(self, outbox: deque[OutFrame]) -> None:
+        conn = self._conn
+        while outbox:
+            frame = outbox.popleft()
+            if conn is None:
+                outbox.clear()
+                return
+            try:
+                if isinstance(frame, CloseFrame):
+                    await asyncio.wait_for(conn.close(frame.code, frame.reason), CLOSE_TIMEOUT)
+                else:
+                    await conn.send(frame)
+            except (TransportClosed, asyncio.TimeoutError):
+                # The connection reports the same close as session_ended.
+                outbox.clear()
+                return
 
     def _finish_if_ended(self) -> None:
         # A method, not an inline test: the codec's ``ended`` changes under

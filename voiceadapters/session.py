@@ -244,6 +244,9 @@ class Session:
 
     def _deliver(self, events: list[Event]) -> None:
         for event in events:
+            if type(event) is AgentAudio:  # the hot path: nothing to decide
+                self._enqueue_audio(event)
+                continue
             if isinstance(event, Interruption):
                 self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):
@@ -254,7 +257,10 @@ class Session:
                 self._call_hook(
                     "voiceadapters_session_ended", provider=self.provider.name, event=event
                 )
-            self._enqueue(event)
+            if isinstance(event, AgentAudio):
+                self._enqueue_audio(event)
+            else:
+                self._queue.append(event)
         self.stats.fenced_audio_events = self._pipeline.fenced_audio_events + self._purged
         if self._waiters:
             for waiter in self._waiters:
@@ -273,14 +279,14 @@ class Session:
                 kept.append(queued)
         self._queue = kept
 
-    def _enqueue(self, event: Event) -> None:
+    def _enqueue_audio(self, event: AgentAudio) -> None:
         self._queue.append(event)
-        if isinstance(event, AgentAudio):
-            self._queued_audio_bytes += len(event.pcm)
-            if self._queued_audio_bytes > self._max_audio_bytes:
-                self._drop_oldest_audio()
-            if self._queued_audio_bytes > self.stats.max_queued_audio_bytes:
-                self.stats.max_queued_audio_bytes = self._queued_audio_bytes
+        queued = self._queued_audio_bytes = self._queued_audio_bytes + len(event.pcm)
+        if queued > self._max_audio_bytes:
+            self._drop_oldest_audio()
+            queued = self._queued_audio_bytes
+        if queued > self.stats.max_queued_audio_bytes:
+            self.stats.max_queued_audio_bytes = queued
 
     def _drop_oldest_audio(self) -> None:
         """Drop the oldest audio until a tenth of the budget is free again.
@@ -317,6 +323,9 @@ class Session:
         """
         if not self._queue and not (self._ended is not None and self._delivered_end):
             await self._wait(timeout)
+        return self._pop()
+
+    def _pop(self) -> Event | None:
         if not self._queue:
             return None
         event = self._queue.popleft()
@@ -385,7 +394,11 @@ class _Events:
     async def __anext__(self) -> Event:
         if self._done:
             raise StopAsyncIteration
-        event = await self._session.next_event()
+        session = self._session
+        # next_event() inlined: this runs once per event of every session.
+        if not session._queue and not (session._ended is not None and session._delivered_end):
+            await session._wait(None)
+        event = session._pop()
         if event is None or type(event) is SessionEnded:
             self._done = True
             if event is None:

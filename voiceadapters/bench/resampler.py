@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr  # type: ignore[import-untyped]
 
-from ..audio import _QUALITIES, DEFAULT_QUALITY, StreamConverter
+from ..audio import _QUALITIES, DEFAULT_PHASE, DEFAULT_QUALITY, StreamConverter, _soxr_stream
 from ..format import AudioFormat
 
 __all__ = ["PIPECAT", "measure_resamplers"]
@@ -88,13 +88,14 @@ def _peak_db(y: npt.NDArray[np.float64], rate: int, hz: float) -> float:
     return float(20 * math.log10(max(spec[lo:hi].max(), 1e-12)))
 
 
-def _stream_float(src: int, dst: int, quality: str, x: npt.NDArray[np.float64]) -> Any:
-    """``x`` through soxr float32 in 20 ms chunks, plus the flushed tail."""
-    rs = soxr.ResampleStream(src, dst, 1, dtype="float32", quality=quality)
+def _stream_float(src: int, dst: int, quality: str, phase: str, x: npt.NDArray[np.float64]) -> Any:
+    """``x`` through the converter's soxr stream (float32) in 20 ms chunks, plus the tail."""
+    process, _ = _soxr_stream(src, dst, 1, quality, phase)
     n = src // 50
-    parts = [rs.resample_chunk(x[i : i + n].astype(np.float32)) for i in range(0, len(x), n)]
-    parts.append(rs.resample_chunk(np.zeros(0, np.float32), last=True))
-    return np.concatenate(parts).astype(np.float64)
+    xs = x.astype(np.float32).reshape(-1, 1)
+    parts = [process(xs[i : i + n], False) for i in range(0, len(xs), n)]
+    parts.append(process(np.zeros((0, 1), np.float32), True))
+    return np.concatenate(parts)[:, 0].astype(np.float64)
 
 
 def _spectral(src: int, dst: int, run: Callable[[npt.NDArray[np.float64]], Any]) -> dict[str, Any]:
@@ -145,11 +146,13 @@ def _delay(src: int, dst: int, convert: Convert, seconds: float) -> tuple[float,
     return float(np.mean(lags)), float(max(lags))
 
 
-def _ours(src: int, dst: int, quality: str) -> dict[str, Any]:
-    return {
-        "convert": StreamConverter(AudioFormat(src), AudioFormat(dst), quality=quality).convert,
-        "float": lambda x: _stream_float(src, dst, quality, x),
-    }
+def _ours(src: int, dst: int, quality: str, phase: str) -> dict[str, Any]:
+    def make() -> Convert:
+        return StreamConverter(
+            AudioFormat(src), AudioFormat(dst), quality=quality, phase=phase
+        ).convert
+
+    return {"make": make, "float": lambda x: _stream_float(src, dst, quality, phase, x)}
 
 
 def _ours_convert(src: int, dst: int) -> Convert:
@@ -241,20 +244,20 @@ def measure_resamplers(quick: bool = False) -> dict[str, Any]:
     seconds = 2.0 if quick else 10.0
     frames = 300 if quick else 2000
     rows: list[dict[str, Any]] = []
-    for quality in _QUALITIES:
+    # Every quality at the default (minimum) phase, and the linear-phase
+    # filters python-soxr's ResampleStream offers for the two best ones.
+    subjects = [(q, DEFAULT_PHASE) for q in _QUALITIES] + [("HQ", "linear"), ("VHQ", "linear")]
+    for quality, phase in subjects:
         for src, dst in _RATES:
-            ours = _ours(src, dst, quality)
-            mean, worst = _delay(src, dst, ours["convert"], seconds)
+            ours = _ours(src, dst, quality, phase)
+            mean, worst = _delay(src, dst, ours["make"](), seconds)
             bare_mean, bare_worst = _delay(src, dst, _bare(src, dst, quality), seconds)
+            default = quality == DEFAULT_QUALITY and phase == DEFAULT_PHASE
             row: dict[str, Any] = {
-                "subject": quality,
+                "subject": f"{quality} {phase}",
                 "direction": f"{src // 1000}->{dst // 1000} kHz",
-                "default": quality == DEFAULT_QUALITY,
-                "us_per_frame": _cost_us(
-                    StreamConverter(AudioFormat(src), AudioFormat(dst), quality=quality).convert,
-                    src,
-                    frames,
-                ),
+                "default": default,
+                "us_per_frame": _cost_us(ours["make"](), src, frames),
                 "floor_us_per_frame": _cost_us(_bare(src, dst, quality), src, frames),
                 "delay_mean_ms": mean,
                 "delay_worst_ms": worst,
@@ -263,7 +266,7 @@ def measure_resamplers(quick: bool = False) -> dict[str, Any]:
             }
             row.update(_spectral(src, dst, ours["float"]))
             row["pause_loss_ms"] = None
-            if quality == DEFAULT_QUALITY:
+            if default:
                 row["pause_loss_ms"] = _pause_loss_ms(
                     functools.partial(_ours_convert, src, dst), src, dst, PAUSE
                 )
