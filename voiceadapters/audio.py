@@ -267,7 +267,11 @@ def _soxr_stream(src: int, dst: int, channels: int, quality: str, phase: str) ->
             from soxr import soxr_ext
 
             recipe = getattr(soxr, quality) | _PHASES[phase]
-            stream = soxr_ext.CSoxr(src, dst, channels, soxr_ext.SOXR_FLOAT32_I, recipe, False)
+            args = (src, dst, channels, soxr_ext.SOXR_FLOAT32_I, recipe)
+            try:
+                stream = soxr_ext.CSoxr(*args, False)  # python-soxr >= 1.0: (…, vr)
+            except TypeError:
+                stream = soxr_ext.CSoxr(*args)  # python-soxr 0.4 and 0.5
             return stream.process_float32, stream.clear
         except (ImportError, AttributeError, TypeError) as exc:
             _warn_phase_fallback(phase, exc)

@@ -114,7 +114,17 @@ class AudioPipeline:
         if conv is None or (conv.src is not event.format and conv.src != event.format):
             self._flush(out)
             conv = self._out = StreamConverter(event.format, self.output_format)
-        self._emit(conv.convert(event.pcm), out, final=False)
+        pcm = conv.convert(event.pcm)
+        frames = self._frames
+        if pcm is event.pcm and (
+            frames is None or (not frames.pending and len(pcm) == frames.frame_bytes)
+        ):
+            # Already in the output format and frame size (a provider whose
+            # wire format is the application's): the codec's event is the
+            # answer, and a copy would cost ~1.3 µs per frame for nothing.
+            out.append(event)
+        else:
+            self._emit(pcm, out, final=False)
         self._pending_output = True
 
     @property
