@@ -114,6 +114,7 @@ class Session:
         # Event.wait() under wait_for() costs ~1 µs more per wake-up
         # (measured: 2.7 µs against 1.6 µs for the hop between two tasks).
         self._waiters: list[asyncio.Future[None]] = []
+        self._loop = asyncio.get_running_loop()
         self._ended: SessionEnded | None = None
         self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
@@ -225,7 +226,7 @@ class Session:
     def _on_events(self, events: list[Event]) -> None:
         self._deliver(self._pipeline.process(events))
         if self._flush_tails and self._pipeline.pending_output:
-            self._last_audio = asyncio.get_running_loop().time()
+            self._last_audio = self._loop.time()
             if self._tail_timer is None:
                 self._arm_tail_flush(TAIL_FLUSH_GAP)
 
@@ -338,7 +339,7 @@ class Session:
 
     async def _wait(self, timeout: float | None) -> None:
         """Wait until the queue is not empty (or the timeout passes)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
         while not self._queue:
             waiter = loop.create_future()

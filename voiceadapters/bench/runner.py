@@ -80,8 +80,12 @@ FULL = Plan(
     density_growth=1.5,
     density_settle=1.0,
     density_window=2.0,
-    density_budget=60.0,
-    density_tries=2,
+    density_budget=75.0,
+    # A failing level is measured up to three times and the best try counts,
+    # for floor and framework alike: one scheduler stall of another process
+    # on this core is enough to fail a level that holds (measured: the same
+    # level failed at 125 ms and held at 21 ms p99 a few seconds apart).
+    density_tries=3,
     idle_sessions=200,
     stall_sessions=20,
     stall_seconds=30.0,

@@ -30,7 +30,7 @@ Frame latency, as every figure uses it
 
 A level of load *holds* when p99 send latency ≤ 20 ms, p99 receive latency
 exceeds its single-session value by ≤ 20 ms, and ≥ 95 % of the expected
-agent audio arrived. A level that fails is measured once more (``tries``) and
+agent audio arrived. A level that fails is measured again (up to ``tries`` times) and
 the better try counts: on a shared machine, another process's burst on this
 core can stall the loop for a scheduler tick or more, which says nothing
 about the code under test.
