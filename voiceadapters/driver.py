@@ -230,31 +230,30 @@ class Driver:
                 await idle
                 continue
             self._sending = True
+            conn = self._conn
             try:
-                await self._send_frames(outbox)
+                while outbox:
+                    frame = outbox.popleft()
+                    if conn is None:
+                        outbox.clear()
+                        break
+                    try:
+                        if isinstance(frame, CloseFrame):
+                            await asyncio.wait_for(
+                                conn.close(frame.code, frame.reason), CLOSE_TIMEOUT
+                            )
+                        else:
+                            await conn.send(frame)
+                    except (TransportClosed, asyncio.TimeoutError):
+                        # The connection reports the same close as session_ended.
+                        outbox.clear()
+                        break
             finally:
                 self._sending = False
                 for idle in self._send_idle:
                     if not idle.done():
                         idle.set_result(None)
                 self._send_idle.clear()
-
-    async def _send_frames(self, outbox: deque[OutFrame]) -> None:
-        conn = self._conn
-        while outbox:
-            frame = outbox.popleft()
-            if conn is None:
-                outbox.clear()
-                return
-            try:
-                if isinstance(frame, CloseFrame):
-                    await asyncio.wait_for(conn.close(frame.code, frame.reason), CLOSE_TIMEOUT)
-                else:
-                    await conn.send(frame)
-            except (TransportClosed, asyncio.TimeoutError):
-                # The connection reports the same close as session_ended.
-                outbox.clear()
-                return
 
     def _finish_if_ended(self) -> None:
         # A method, not an inline test: the codec's ``ended`` changes under
