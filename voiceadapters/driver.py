@@ -128,10 +128,12 @@ class Driver:
             return
         try:
             codec.receive_frame(frame)
+            self._deliver()
         except Exception as exc:  # a bug in a codec must not hang the application
+            # (nor escape into the socket's data_received, which would drop
+            # the connection with nothing said about why)
             self._codec_failed(exc)
             return
-        self._deliver()
         # Most received messages need no reply: no task, no coroutine for them.
         frames = codec.frames_to_send()
         if frames:

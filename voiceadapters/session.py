@@ -332,10 +332,12 @@ class Session:
         if not self._queue:
             return None
         event = self._queue.popleft()
-        if type(event) is AgentAudio:
+        # isinstance, as in _deliver: a plugin's subclass of AgentAudio must be
+        # counted out of the queue's byte budget exactly as it was counted in.
+        if isinstance(event, AgentAudio):
             self._queued_audio_bytes -= len(event.pcm)
             self.stats.audio_bytes_received += len(event.pcm)
-        elif type(event) is SessionEnded:
+        elif isinstance(event, SessionEnded):
             self._delivered_end = True
         return event
 
@@ -402,7 +404,7 @@ class _Events:
         if not session._queue and not (session._ended is not None and session._delivered_end):
             await session._wait(None)
         event = session._pop()
-        if event is None or type(event) is SessionEnded:
+        if event is None or isinstance(event, SessionEnded):
             self._done = True
             if event is None:
                 raise StopAsyncIteration
