@@ -134,13 +134,7 @@ class Driver:
             # the connection with nothing said about why)
             self._codec_failed(exc)
             return
-        # Most received messages need no reply: no task, no coroutine for them.
-        frames = codec.frames_to_send()
-        if frames:
-            self._outbox.extend(frames)
-            self._spawn(self._send_outbox())
-        self._arm_timer()
-        self._finish_if_ended()
+        self._after_callback_input()
 
     def connection_closed(self, code: int | None, reason: str) -> None:
         """The connection is gone (the connection's push, or the reader task)."""
@@ -292,9 +286,20 @@ class Driver:
         codec = self.codec
         if codec.ended:
             return
-        codec.handle_timer(self._loop.time())
-        self._deliver()
-        frames = codec.frames_to_send()
+        try:
+            codec.handle_timer(self._loop.time())
+            self._deliver()
+        except Exception as exc:
+            self._codec_failed(exc)
+            return
+        self._after_callback_input()
+
+    def _after_callback_input(self) -> None:
+        """After an input fed outside any task (a pushed message, a timer):
+        send what the codec queued from a task of its own, re-arm the timer,
+        and finish if the codec ended. Most received messages need no reply,
+        and then this spawns nothing."""
+        frames = self.codec.frames_to_send()
         if frames:
             self._outbox.extend(frames)
             self._spawn(self._send_outbox())
