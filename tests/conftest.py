@@ -12,7 +12,7 @@ from voiceadapters.codec import Codec
 from voiceadapters.config import ProviderConfig
 from voiceadapters.format import AudioFormat
 from voiceadapters.hookspecs import hookimpl
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 from voiceadapters.registry import Registry
 
 

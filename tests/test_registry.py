@@ -42,7 +42,7 @@ PLUGIN_MODULE = """
 from voiceadapters.hookspecs import hookimpl
 from voiceadapters.capabilities import Capabilities
 from voiceadapters.format import AudioFormat
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 class LazyProvider(Provider):
     name = "lazy"
@@ -99,7 +99,7 @@ def test_plugin_returning_a_non_provider_is_rejected() -> None:
         def voiceadapters_providers(self):  # type: ignore[no-untyped-def]
             return ["not a provider"]
 
-    with pytest.raises(PluginError, match=r"not a voiceadapters\.plugin\.Provider"):
+    with pytest.raises(PluginError, match=r"not a voiceadapters\.provider\.Provider"):
         Registry(group="x").register_plugin(Wrong())
 
 

@@ -51,7 +51,7 @@ from .events import (
     UserTranscript,
 )
 from .format import AudioFormat
-from .plugin import Provider
+from .provider import Provider
 from .registry import available_providers, get_provider
 from .secrets import Secret
 

@@ -10,7 +10,8 @@ Inputs only change its state:
   (:mod:`voiceadapters.handshake`);
 * :meth:`Codec.receive_frame` — one WebSocket message from the provider;
 * :meth:`Codec.receive_closed` — the connection closed (with a code or not);
-* :meth:`Codec.send` — a :mod:`command <voiceadapters.commands>` from the app;
+* :meth:`Codec.handle_command` — a :mod:`command <voiceadapters.commands>` from
+  the app (``send`` before 0.2, still accepted with a ``DeprecationWarning``);
 * :meth:`Codec.handle_timer` — time passed; ``now`` comes from the caller.
 
 After **every** input the caller drains both outputs:
@@ -18,6 +19,10 @@ After **every** input the caller drains both outputs:
 * :meth:`Codec.frames_to_send` — messages (and at most one
   :class:`~voiceadapters.handshake.CloseFrame`) to put on the wire;
 * :meth:`Codec.events_received` — normalized :mod:`events <voiceadapters.events>`.
+
+A codec is built with its provider (``super().__init__(provider)``): its
+name, capabilities and wire formats are read from the
+:class:`~voiceadapters.provider.Provider`, the one place they are declared.
 
 Audio crosses the codec in the plugin's *wire* formats: ``SendAudio.pcm`` is
 already converted to :attr:`Codec.wire_input`; ``AgentAudio`` events leave the
@@ -29,24 +34,28 @@ unmapped input ``unknown_message``. Only the caller's misuse raises (a command
 after the end, a command the provider lacks).
 
 Subclasses implement ``_on_frame``, ``_on_command`` and the handshake methods,
-and use the ``_emit``/``_send``/``_end`` helpers. The helpers keep the end of a
+and use the ``_emit``/``_send``/``_end`` helpers (``_send`` queues a frame for
+the wire; it is output, where :meth:`Codec.handle_command` is input). The helpers keep the end of a
 session exactly-once: ``session_ended`` is always the last event.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, Protocol
 
 from .capabilities import Capabilities
 from .commands import COMMAND_CAPABILITY, Close, Command
 from .errors import SessionClosedError, UnsupportedCommandError
 from .events import EndReason, Event, ProviderError, SessionEnded, UnknownMessage
+from .fields import MalformedField
 from .format import AudioFormat
-from .handshake import CloseFrame, Frame, HttpRequest, HttpResponse, OutFrame, WebSocketRequest
+from .frames import CloseFrame, Frame, OutFrame
+from .handshake import HttpRequest, HttpResponse, WebSocketRequest
 
-__all__ = ["Codec", "HandshakeStep", "default_close_reason"]
+__all__ = ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
 
 HandshakeStep = HttpRequest | WebSocketRequest | None
 
@@ -72,19 +81,54 @@ def default_close_reason(code: int | None, *, client_closing: bool) -> EndReason
     return "error"
 
 
+class CodecFacts(Protocol):
+    """What a codec reads from its provider; every
+    :class:`~voiceadapters.provider.Provider` has it (a protocol here, so that
+    this module does not import the provider module, which names codecs)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
+    @property
+    def wire_input(self) -> AudioFormat: ...
+    @property
+    def wire_output(self) -> AudioFormat: ...
+
+
 class Codec(ABC):
-    """Base class of every provider codec. See the module docstring."""
+    """Base class of every provider codec. See the module docstring.
 
-    #: Provider name (as in config strings); set by subclasses.
-    provider: ClassVar[str] = "?"
-    #: What the protocol can carry.
-    capabilities: ClassVar[Capabilities] = Capabilities()
-    #: Audio format the provider expects from the client.
-    wire_input: ClassVar[AudioFormat] = AudioFormat(16000)
-    #: Audio format the provider normally sends.
-    wire_output: ClassVar[AudioFormat] = AudioFormat(16000)
+    ``provider`` is the codec's :class:`~voiceadapters.provider.Provider`
+    (anything with its :class:`CodecFacts`). Codecs written for 0.1 set
+    ``provider``, ``capabilities``, ``wire_input`` and ``wire_output`` as class
+    attributes and call ``super().__init__()``; that still works for one
+    release and warns.
+    """
 
-    def __init__(self) -> None:
+    #: Provider name (as in config strings), from the provider.
+    provider: str = "?"
+    #: What the protocol can carry, from the provider.
+    capabilities: Capabilities = Capabilities()
+    #: Audio format the provider expects from the client, from the provider.
+    wire_input: AudioFormat = AudioFormat(16000)
+    #: Audio format the provider normally sends, from the provider.
+    wire_output: AudioFormat = AudioFormat(16000)
+
+    def __init__(self, provider: CodecFacts | None = None) -> None:
+        if provider is None:
+            warnings.warn(
+                f"{type(self).__name__}: pass the codec's Provider to Codec.__init__ "
+                "(capabilities and wire formats as codec class attributes are deprecated "
+                "and go away in the next release)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        else:
+            self.provider = provider.name
+            self.capabilities = provider.capabilities
+            self.wire_input = provider.wire_input
+            self.wire_output = provider.wire_output
         self._out: list[OutFrame] = []
         self._events: list[Event] = []
         self._ended = False
@@ -152,7 +196,7 @@ class Codec(ABC):
             return
         self._on_closed(code, reason)
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         """Feed a command from the application.
 
         Raises :class:`~voiceadapters.errors.SessionClosedError` after the end
@@ -172,6 +216,40 @@ class Codec(ABC):
         if self._client_closing:
             raise SessionClosedError(f"{self.provider} session is closing")
         self._on_command(command)
+
+    def send(self, command: Command) -> None:
+        """Deprecated name of :meth:`handle_command` (it is an input, not output)."""
+        if not type(self)._overrides_send:
+            warnings.warn(
+                "Codec.send() is deprecated; call Codec.handle_command()",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        # The base implementation, not self.handle_command: that may be a
+        # legacy subclass's send() (see __init_subclass__).
+        Codec.handle_command(self, command)
+
+    #: A 0.1 subclass overrides ``send``; the driver's calls are routed to it.
+    _overrides_send: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "send" in cls.__dict__ and "handle_command" not in cls.__dict__:
+            # A codec written for 0.1 overrides send(): keep calling it, so
+            # that it does not silently stop seeing commands.
+            warnings.warn(
+                f"{cls.__qualname__} overrides Codec.send(), which is now called "
+                "handle_command(); rename the override (send() keeps working for one release)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            cls._overrides_send = True
+            legacy = cls.__dict__["send"]
+
+            def handle_command(self: Codec, command: Command) -> None:
+                legacy(self, command)
+
+            cls.handle_command = handle_command  # type: ignore[method-assign]
 
     def audio_buffer(self) -> tuple[int, int] | None:
         """``(bytes held, bytes allowed)`` of wire audio while the codec holds
@@ -251,6 +329,11 @@ class Codec(ABC):
 
     def _unknown(self, raw: Any) -> None:
         self._emit(UnknownMessage(raw=raw))
+
+    def _malformed(self, kind: str, exc: MalformedField) -> None:
+        """Report a known message ``kind`` whose field did not fit
+        (:mod:`voiceadapters.fields`): a non-fatal ``malformed_message``."""
+        self._error("malformed_message", f"{kind}: {exc}")
 
     def _parse_json_object(self, frame: Frame) -> dict[str, Any] | None:
         """Decode a text frame as a JSON object, or report ``provider_error`` and

@@ -1,7 +1,7 @@
 """Commands: what an application asks of a session, as frozen values.
 
 :class:`voiceadapters.Session` builds these from its methods and hands them to
-the plugin's codec (``codec.send(command)``). At the codec, ``SendAudio.pcm``
+the plugin's codec (``codec.handle_command(command)``). At the codec, ``SendAudio.pcm``
 is already in the plugin's *wire* input format: the session converts the
 application's audio before it gets there.
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,13 +33,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import ConfigError
 from .secrets import MASK, Secret
 
-if TYPE_CHECKING:
-    from .plugin import Provider
-
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "COMMON_OPTIONS",
+    "ConfigFacts",
     "ConfigURL",
     "ProviderConfig",
     "is_loopback",
@@ -126,7 +124,7 @@ def parse_config(config: str) -> ConfigURL:
         raise ConfigError(
             f"config string {_mask_string(config)!r} has no '://'; expected "
             "'provider[+transport]://[host[:port]][/path][?option=value&…]', "
-            "for example 'vatel://?agent_id=…'"
+            "for example 'myprovider://?agent=…'"
         )
     scheme, _, _rest = config.partition("://")
     provider, _, transport = scheme.partition("+")
@@ -268,9 +266,30 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
+class ConfigFacts(Protocol):
+    """What :func:`resolve_config` reads from a provider (every
+    :class:`~voiceadapters.provider.Provider` has it; a protocol here so that
+    this module does not import the provider module, which imports this one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def transports(self) -> tuple[str, ...]: ...
+    @property
+    def default_host(self) -> str: ...
+    @property
+    def default_port(self) -> int | None: ...
+    @property
+    def default_path(self) -> str: ...
+    @property
+    def api_key_env(self) -> str: ...
+    @property
+    def options_model(self) -> type[BaseModel]: ...
+
+
 def resolve_config(
     url: ConfigURL,
-    provider: Provider,
+    provider: ConfigFacts,
     *,
     api_key: str | Secret | None = None,
     environ: Mapping[str, str] | None = None,

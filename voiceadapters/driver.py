@@ -8,7 +8,7 @@ The :class:`Driver` executes the codec's handshake steps through a
   ``codec.receive_closed``: pushed by the connection from the event loop
   when it can (:meth:`~voiceadapters.transports.base.Connection.set_receiver`),
   else read by a reader task;
-* :meth:`Driver.command` feeds the application's commands to ``codec.send``;
+* :meth:`Driver.command` feeds the application's commands to ``codec.handle_command``;
 * a timer (``loop.call_at``) calls ``codec.handle_timer(now)`` when the codec
   asks for it, with the loop's monotonic clock;
 * after **every** input, events are drained and handed to ``on_events``
@@ -33,7 +33,8 @@ from .codec import Codec
 from .commands import Command
 from .errors import HandshakeTimeout
 from .events import Event, ProviderError, SessionEnded
-from .handshake import CloseFrame, Frame, HttpRequest, OutFrame
+from .frames import CloseFrame, Frame, OutFrame
+from .handshake import HttpRequest
 from .transports.base import Connection, Transport, TransportClosed
 
 __all__ = ["Driver"]
@@ -95,7 +96,7 @@ class Driver:
                 ) from None
             codec.connection_opened()
             codec.handle_timer(self._loop.time())
-            self._deliver()
+            self._drain_events()
             await self._flush()
             break
         conn = self._conn
@@ -108,12 +109,12 @@ class Driver:
     async def command(self, command: Command) -> None:
         """Feed ``command`` to the codec and send what it produced.
 
-        Raises what ``codec.send`` raises (the caller's misuse), nothing else:
+        Raises what ``codec.handle_command`` raises (the caller's misuse), nothing else:
         a connection that is gone shows up as ``session_ended``.
         """
         codec = self.codec
-        codec.send(command)
-        self._deliver()
+        codec.handle_command(command)
+        self._drain_events()
         # _flush() inlined: this runs for every 20 ms of microphone audio.
         frames = codec.frames_to_send()
         if frames:
@@ -128,7 +129,7 @@ class Driver:
             return
         try:
             codec.receive_frame(frame)
-            self._deliver()
+            self._drain_events()
         except Exception as exc:  # a bug in a codec must not hang the application
             # (nor escape into the socket's data_received, which would drop
             # the connection with nothing said about why)
@@ -145,13 +146,13 @@ class Driver:
             except Exception as exc:
                 self._codec_failed(exc)
                 return
-            self._deliver()
+            self._drain_events()
         self._spawn(self._finish())
 
     def _codec_failed(self, exc: Exception) -> None:
         self._failed = True
         log.error("%s: codec failed; ending the session", self.codec.provider, exc_info=exc)
-        self._deliver()  # whatever the codec produced before it failed
+        self._drain_events()  # whatever the codec produced before it failed
         # Only the exception's type: its message may quote provider frames.
         name = type(exc).__name__
         self._on_events(
@@ -257,7 +258,7 @@ class Driver:
         if self.codec.ended:
             self._spawn(self._finish())
 
-    def _deliver(self) -> None:
+    def _drain_events(self) -> None:
         events = self.codec.events_received()
         if events:
             self._on_events(events)
@@ -288,7 +289,7 @@ class Driver:
             return
         try:
             codec.handle_timer(self._loop.time())
-            self._deliver()
+            self._drain_events()
         except Exception as exc:
             self._codec_failed(exc)
             return

@@ -4,6 +4,8 @@ A codec never opens a socket. It *describes* the next step of its handshake —
 an HTTP token request, or the WebSocket to open — as one of the values below;
 the driver executes it and feeds the result back. Tests assert on these
 values without any network (design §2, after websockets' ``ClientProtocol.connect``).
+The messages of the open connection are in :mod:`voiceadapters.frames`
+(re-exported here: ``CloseFrame``, ``Frame``, ``OutFrame``).
 
 Secrets (API keys, tokens) inside headers and query strings are
 :class:`~voiceadapters.secrets.Secret` values: every ``repr``/``str`` of a
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .frames import CloseFrame, Frame, OutFrame
 from .secrets import MASK, Secret, reveal
 
 __all__ = [
@@ -164,17 +167,3 @@ class WebSocketRequest:
         return f"WebSocketRequest({self.describe()!r})"
 
     __str__ = describe
-
-
-@dataclass(frozen=True, slots=True)
-class CloseFrame:
-    """Ask the driver to close the WebSocket with ``code`` and ``reason``."""
-
-    code: int = 1000
-    reason: str = ""
-
-
-#: A WebSocket message: ``str`` is a text frame, ``bytes`` a binary frame.
-Frame = str | bytes
-#: What a codec asks the driver to send: a message, or the closing handshake.
-OutFrame = str | bytes | CloseFrame

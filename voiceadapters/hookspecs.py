@@ -35,7 +35,7 @@ import pluggy
 if TYPE_CHECKING:
     from .config import ProviderConfig
     from .events import Event
-    from .plugin import Provider
+    from .provider import Provider
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -54,7 +54,7 @@ def voiceadapters_providers() -> Sequence[Provider]:
 
     * called once, when the plugin is registered; must be cheap and must not
       do I/O;
-    * each returned object is an instance of :class:`voiceadapters.plugin.Provider`
+    * each returned object is an instance of :class:`voiceadapters.provider.Provider`
       with a unique lower-case ``name``; ``aliases`` must not collide with
       other providers' names;
     * the plugin's entry-point name(s) should be the provider's name and

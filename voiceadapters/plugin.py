@@ -1,89 +1,34 @@
-"""What a provider plugin provides (design §5).
+"""Deprecated: :class:`Provider` now lives in :mod:`voiceadapters.provider`.
 
-A plugin distribution exposes one or more :class:`Provider` objects through
-the entry-point group ``voiceadapters.providers``; see
-:mod:`voiceadapters.registry` and :mod:`voiceadapters.hookspecs`. The
-first-party adapters are written exactly like a third party's, against this
-class alone.
-
-A provider is *data plus two factories*: name, aliases, option schema, wire
-formats, capabilities and defaults as class attributes; :meth:`make_codec`
-builds the sans-I/O client codec for a session, :meth:`make_simulator` the
-provider-side simulator used by tests, conformance and the demo.
+``from voiceadapters.provider import Provider`` keeps working for one release
+and warns (``DeprecationWarning``); import it from ``voiceadapters`` or
+``voiceadapters.provider``. The module was renamed because every plugin's own
+``plugin.py`` is its entry point, while this one defined the provider base
+class.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
-
-from pydantic import BaseModel, ConfigDict
-
-from .capabilities import Capabilities
-from .format import AudioFormat
+import warnings
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .codec import Codec
-    from .config import ProviderConfig
-    from .simulator.base import Simulator
+    from .provider import NoOptions, Provider
 
 __all__ = ["NoOptions", "Provider"]
 
-
-class NoOptions(BaseModel):
-    """Option schema of a provider that takes no options."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_MOVED = {"NoOptions", "Provider"}
 
 
-class Provider(ABC):
-    """Base class for a provider plugin. Subclass it and set the class attributes."""
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"voiceadapters.plugin.{name} is deprecated; import it from "
+            "voiceadapters.provider (or voiceadapters) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from . import provider
 
-    #: Name used in config strings (``name://…``), lower case.
-    name: ClassVar[str]
-    #: Other names that select this provider.
-    aliases: ClassVar[tuple[str, ...]] = ()
-    #: One line for ``voiceadapters providers``.
-    description: ClassVar[str] = ""
-    #: Transports, the first being the default (``name+transport://``).
-    transports: ClassVar[tuple[str, ...]] = ("websocket",)
-    #: Defaults applied when the config string leaves them out.
-    default_host: ClassVar[str]
-    default_port: ClassVar[int | None] = None
-    default_path: ClassVar[str] = ""
-    #: Environment variable holding the API key (``""``: the provider needs none).
-    api_key_env: ClassVar[str] = ""
-    #: Pydantic model of the provider's options (``extra="forbid"`` recommended).
-    options_model: ClassVar[type[BaseModel]] = NoOptions
-    #: Audio formats on the wire, client → provider and provider → client.
-    wire_input: ClassVar[AudioFormat]
-    wire_output: ClassVar[AudioFormat]
-    #: Exact byte size of every microphone frame on the wire, when the protocol
-    #: fixes one (binary-pcm: 640); ``None``: any whole number of samples.
-    wire_frame_bytes: ClassVar[int | None] = None
-    #: What the protocol can carry.
-    capabilities: ClassVar[Capabilities] = Capabilities()
-    #: Simulator scenarios, the first being the default.
-    scenarios: ClassVar[tuple[str, ...]] = ("echo",)
-
-    @abstractmethod
-    def make_codec(self, config: ProviderConfig) -> Codec:
-        """A fresh codec for one session with ``config``."""
-
-    @abstractmethod
-    def make_simulator(
-        self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
-    ) -> Simulator:
-        """A provider-side simulator accepting ``api_key``.
-
-        ``pace`` scales the simulator's real-time pacing of agent audio:
-        1.0 is real time, 0 sends as fast as possible.
-        """
-
-    @abstractmethod
-    def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
-        """The config string (without API key) that connects to ``simulator``
-        served on ``host:port`` without TLS."""
-
-    def __repr__(self) -> str:
-        return f"<Provider {self.name!r}>"
+        return getattr(provider, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

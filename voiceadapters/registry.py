@@ -25,7 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownProviderError
-from .plugin import Provider
+from .provider import Provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -98,7 +98,7 @@ class Registry:
         for provider in result:
             if not isinstance(provider, Provider):
                 raise PluginError(
-                    f"plugin {plugin!r} returned {provider!r}, not a voiceadapters.plugin.Provider"
+                    f"plugin {plugin!r} returned {provider!r}, not a voiceadapters.provider.Provider"
                 )
         return result
 

@@ -42,7 +42,7 @@ from .errors import BufferOverflowError, SessionClosedError
 from .events import AgentAudio, Event, Interruption, SessionEnded
 from .format import AudioFormat
 from .pipeline import AudioPipeline
-from .plugin import Provider
+from .provider import Provider
 from .registry import Registry
 from .registry import registry as default_registry
 from .secrets import Secret
@@ -226,7 +226,7 @@ class Session:
     # -- events --------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
-        self._deliver(self._pipeline.process(events))
+        self._enqueue(self._pipeline.process(events))
         if self._flush_tails and self._pipeline.pending_output:
             self._last_audio = self._loop.time()
             if self._tail_timer is None:
@@ -243,9 +243,9 @@ class Session:
         if idle < TAIL_FLUSH_GAP:
             self._arm_tail_flush(TAIL_FLUSH_GAP - idle)
             return
-        self._deliver(self._pipeline.flush_output())
+        self._enqueue(self._pipeline.flush_output())
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _enqueue(self, events: list[Event]) -> None:
         for event in events:
             if type(event) is AgentAudio:  # the hot path: nothing to decide
                 self._enqueue_audio(event)
@@ -332,7 +332,7 @@ class Session:
         if not self._queue:
             return None
         event = self._queue.popleft()
-        # isinstance, as in _deliver: a plugin's subclass of AgentAudio must be
+        # isinstance, as in _enqueue: a plugin's subclass of AgentAudio must be
         # counted out of the queue's byte budget exactly as it was counted in.
         if isinstance(event, AgentAudio):
             self._queued_audio_bytes -= len(event.pcm)

@@ -18,18 +18,18 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
 
 from .codec import Codec
 from .commands import Command, SendAudio
 from .errors import WebSocketRejected
 from .events import Event, SessionEnded
 from .format import AudioFormat
-from .handshake import CloseFrame, HttpRequest, HttpResponse, OutFrame, WebSocketRequest
+from .frames import CloseFrame, OutFrame
+from .handshake import HttpRequest, HttpResponse, WebSocketRequest
 from .simulator.base import DropConnection, ServerOut, SimRequest, Simulator, SimulatorConnection
 
 if TYPE_CHECKING:
-    from .plugin import Provider
+    from .provider import Provider
     from .simulator.server import SimulatorServer
 
 __all__ = [
@@ -42,31 +42,14 @@ __all__ = [
 
 
 def http_to_sim_request(request: HttpRequest) -> SimRequest:
-    """The :class:`SimRequest` a server would see for ``request`` (secrets revealed)."""
-    parts = urlsplit(request.reveal_url())
-    body = request.body() or b""
-    headers = {"host": parts.netloc}
-    headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
-    return SimRequest(
-        method=request.method.upper(),
-        path=parts.path,
-        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        headers=headers,
-        body=body,
-    )
+    """The :class:`SimRequest` a server would see for ``request`` (secrets
+    revealed); the same as :meth:`SimRequest.from_http`."""
+    return SimRequest.from_http(request)
 
 
 def ws_to_sim_request(request: WebSocketRequest) -> SimRequest:
-    parts = urlsplit(request.reveal_url())
-    headers = {"host": parts.netloc}
-    headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
-    headers["upgrade"] = "websocket"
-    return SimRequest(
-        method="GET",
-        path=parts.path,
-        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        headers=headers,
-    )
+    """The same as :meth:`SimRequest.from_websocket`."""
+    return SimRequest.from_websocket(request)
 
 
 class CodecPair:
@@ -125,11 +108,11 @@ class CodecPair:
                 return
             self.handshake_steps.append(step)
             if isinstance(step, HttpRequest):
-                response = self.simulator.handle_http(http_to_sim_request(step), self.now)
+                response = self.simulator.handle_http(SimRequest.from_http(step), self.now)
                 self.http_responses.append(response)
                 self.codec.receive_http_response(response)
                 continue
-            result = self.simulator.open_websocket(ws_to_sim_request(step), self.now)
+            result = self.simulator.open_websocket(SimRequest.from_websocket(step), self.now)
             if isinstance(result, HttpResponse):
                 raise WebSocketRejected(self.codec.provider, result.status, result.text())
             self._server = result
@@ -143,7 +126,7 @@ class CodecPair:
     def send(self, command: Command) -> list[Event]:
         """Feed ``command`` to the codec and pump; returns the new events."""
         mark = len(self.events)
-        self.codec.send(command)
+        self.codec.handle_command(command)
         self.pump()
         return self.events[mark:]
 

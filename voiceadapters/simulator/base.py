@@ -16,26 +16,39 @@ The same simulator therefore runs
 Each connection records what it received (:attr:`SimulatorConnection.received_audio`,
 :attr:`SimulatorConnection.received_messages`) so tests can assert on what
 reached the provider.
+
+What every simulator does alike lives here, not in each plugin: the API-key
+and scenario checks (:class:`Simulator`), the ``Authorization: Bearer`` check
+(:meth:`Simulator.bearer_accepted`), the loop that forwards timers to a
+scripted agent and turns its actions into wire messages
+(:class:`AgentConnection`), and the translation of a client's handshake step
+into the request a server sees (:meth:`SimRequest.from_http`,
+:meth:`SimRequest.from_websocket`).
 """
 
 from __future__ import annotations
 
+import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
-from ..handshake import CloseFrame, Frame, HttpResponse
+from ..frames import CloseFrame, Frame
+from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
 
 if TYPE_CHECKING:
-    from .agent import Agent
+    from .agent import Action, Agent
 
 __all__ = [
+    "AgentConnection",
     "DropConnection",
     "ServerOut",
     "SimRequest",
     "Simulator",
     "SimulatorConnection",
+    "SimulatorFacts",
     "json_response",
 ]
 
@@ -58,6 +71,35 @@ class SimRequest:
         value = self.headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    @classmethod
+    def from_http(cls, request: HttpRequest) -> SimRequest:
+        """The request a server sees for a client's :class:`HttpRequest` step
+        (secrets revealed, as on the wire)."""
+        parts = urlsplit(request.reveal_url())
+        headers = {"host": parts.netloc}
+        headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
+        return cls(
+            method=request.method.upper(),
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers=headers,
+            body=request.body() or b"",
+        )
+
+    @classmethod
+    def from_websocket(cls, request: WebSocketRequest) -> SimRequest:
+        """The upgrade request a server sees for a client's :class:`WebSocketRequest`."""
+        parts = urlsplit(request.reveal_url())
+        headers = {"host": parts.netloc}
+        headers.update({k.lower(): v for k, v in request.reveal_headers().items()})
+        headers["upgrade"] = "websocket"
+        return cls(
+            method="GET",
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers=headers,
+        )
 
     def __repr__(self) -> str:
         # Requests carry keys and tokens; keep them out of test failure output.
@@ -136,15 +178,107 @@ class SimulatorConnection(ABC):
         pass
 
 
+class AgentConnection(SimulatorConnection):
+    """A connection whose behaviour is a scripted
+    :class:`~voiceadapters.simulator.agent.Agent`.
+
+    It forwards time to the agent (:meth:`get_timer`, :meth:`handle_timer`)
+    and turns the agent's actions into the protocol's messages: subclasses
+    implement :meth:`send_action` and call :meth:`flush_agent` after feeding
+    the agent (user audio, a tool result).
+    """
+
+    agent: Agent
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__()
+        self.agent = agent
+
+    def get_timer(self) -> float | None:
+        return None if self.closed else self.agent.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        if self.closed:
+            return
+        self.agent.handle_timer(now)
+        self.flush_agent(now)
+
+    def flush_agent(self, now: float) -> None:
+        """Send every action the agent has produced, in order. An action may
+        produce more (a server-side tool answering at once): those follow."""
+        actions = self.agent.actions()
+        while actions:
+            for action in actions:
+                if self.closed:
+                    return
+                self.send_action(action, now)
+            actions = self.agent.actions()
+
+    @abstractmethod
+    def send_action(self, action: Action, now: float) -> None:
+        """Put one agent action on the wire (or nothing, when the protocol
+        has no message for it)."""
+
+
+class SimulatorFacts(Protocol):
+    """What a simulator reads from its provider (every
+    :class:`~voiceadapters.provider.Provider` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def scenarios(self) -> tuple[str, ...]: ...
+
+
 class Simulator(ABC):
-    """One provider's simulated server. See the module docstring."""
+    """One provider's simulated server. See the module docstring.
+
+    ``provider`` declares the scenarios; ``scenario`` (default: the first)
+    must be one of them and ``api_key`` must be non-empty, else
+    ``ValueError``. ``pace`` scales the agent's real-time pacing (0: as fast
+    as possible). Simulators written for 0.1 call ``super().__init__()`` with
+    no argument and check these themselves; that still works.
+    """
 
     #: Provider name, for logs.
     provider: str = "?"
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        provider: SimulatorFacts | None = None,
+        *,
+        api_key: str = "",
+        scenario: str | None = None,
+        pace: float = 1.0,
+    ) -> None:
         #: Every connection accepted, oldest first.
         self.connections: list[SimulatorConnection] = []
+        self.pace = pace
+        self._api_key = api_key
+        if provider is None:
+            return
+        self.provider = provider.name
+        chosen = scenario or provider.scenarios[0]
+        if chosen not in provider.scenarios:
+            raise ValueError(
+                f"unknown {provider.name} scenario {chosen!r}; "
+                f"choose from {', '.join(provider.scenarios)}"
+            )
+        if not api_key:
+            raise ValueError("the simulator needs a non-empty API key to accept")
+        #: The scenario this simulator runs.
+        self.scenario = chosen
+
+    def key_accepted(self, presented: str | None) -> bool:
+        """Whether ``presented`` is the API key this simulator accepts
+        (compared in constant time)."""
+        if not presented or not self._api_key:
+            return False
+        return hmac.compare_digest(presented.encode(), self._api_key.encode())
+
+    def bearer_accepted(self, request: SimRequest) -> bool:
+        """Whether ``request`` carries ``Authorization: Bearer <the API key>``."""
+        return self.key_accepted(request.bearer())
 
     @abstractmethod
     def handle_http(self, request: SimRequest, now: float) -> HttpResponse:

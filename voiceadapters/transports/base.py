@@ -18,7 +18,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Protocol
 
-from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
+from ..frames import Frame
+from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
 
 __all__ = ["Connection", "Receiver", "Transport", "TransportClosed"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 
 from ..errors import WebSocketRejected
-from ..handshake import CloseFrame, Frame, HttpRequest, HttpResponse, WebSocketRequest
-from ..simulator.base import DropConnection, Simulator, SimulatorConnection
-from ..testing import http_to_sim_request, ws_to_sim_request
+from ..frames import CloseFrame, Frame
+from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
+from ..simulator.base import DropConnection, SimRequest, Simulator, SimulatorConnection
 from .base import Connection, Transport, TransportClosed
 
 __all__ = ["MemoryConnection", "MemoryTransport"]
@@ -102,11 +102,11 @@ class MemoryTransport(Transport):
 
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
         now = asyncio.get_running_loop().time()
-        return self.simulator.handle_http(http_to_sim_request(request), now)
+        return self.simulator.handle_http(SimRequest.from_http(request), now)
 
     async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
         now = asyncio.get_running_loop().time()
-        result = self.simulator.open_websocket(ws_to_sim_request(request), now)
+        result = self.simulator.open_websocket(SimRequest.from_websocket(request), now)
         if isinstance(result, HttpResponse):
             raise WebSocketRejected(provider, result.status, result.text())
         return MemoryConnection(result)

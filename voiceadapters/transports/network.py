@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.frames import Close
 
 from ..errors import ConnectError, HandshakeTimeout, WebSocketRejected
-from ..handshake import Frame, HttpRequest, HttpResponse, Params, WebSocketRequest
+from ..frames import Frame
+from ..handshake import HttpRequest, HttpResponse, Params, WebSocketRequest
 from ..secrets import MASK, Secret
 from .base import Connection, Transport, TransportClosed
 from .websocket import open_sansio_websocket

@@ -131,7 +131,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
         self._drain_waiters.clear()
         if not self._lost.done():
             self._lost.set_result(None)
-        self._deliver(closed)
+        self._dispatch(closed)
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -166,7 +166,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if frame.fin:
                 data = bytes(frame.data)
-                self._deliver(data.decode() if opcode is Opcode.TEXT else data)
+                self._dispatch(data.decode() if opcode is Opcode.TEXT else data)
             else:
                 self._fragments = [bytes(frame.data)]
                 self._fragment_text = opcode is Opcode.TEXT
@@ -177,7 +177,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
             if frame.fin:
                 data = b"".join(self._fragments)
                 self._fragments = None
-                self._deliver(data.decode() if self._fragment_text else data)
+                self._dispatch(data.decode() if self._fragment_text else data)
         elif (
             opcode is Opcode.PONG
             and self._ping_payload is not None
@@ -186,7 +186,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
             self._ping_payload = None
             self._arm_ping(self._ping_interval)
 
-    def _deliver(self, item: Frame | TransportClosed) -> None:
+    def _dispatch(self, item: Frame | TransportClosed) -> None:
         receiver = self._receiver
         if receiver is not None:
             if type(item) is TransportClosed:
@@ -204,7 +204,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
     def set_receiver(self, receiver: Receiver) -> bool:
         self._receiver = receiver
         while self._backlog:  # what arrived before, in order
-            self._deliver(self._backlog.popleft())
+            self._dispatch(self._backlog.popleft())
         return True
 
     async def recv(self) -> Frame:

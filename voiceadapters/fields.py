@@ -1,0 +1,76 @@
+"""Reading fields of a provider's JSON messages, for codecs.
+
+A provider message of a known type whose field is missing or of the wrong
+type is *peer misbehaviour*: the codec reports it as a non-fatal
+``provider_error`` ``malformed_message`` naming the message type and the field,
+and goes on (design §2). These helpers check one value each and raise
+:class:`MalformedField` when it does not fit; a codec catches it around its
+handler for the message and calls :meth:`voiceadapters.codec.Codec._malformed`.
+
+They take the *value* (already looked up), so a codec that reads fields from
+two places (a nested ``data`` object or the top level, say) looks them up its
+own way and still checks them the same way.
+
+:func:`number` never raises: a score or a confidence that is not a finite
+number in range is treated as absent, and a 400-digit integer (which
+``float()`` cannot convert) is absent too rather than an ``OverflowError``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["MalformedField", "boolean", "number", "optional_string", "string"]
+
+
+class MalformedField(Exception):
+    """A field of a known message is missing or of the wrong type."""
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(field, expected)
+        self.field = field
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return f"field {self.field!r} must be {self.expected}"
+
+
+def string(value: Any, field: str) -> str:
+    """``value`` if it is a ``str``; else :class:`MalformedField` (a missing field too)."""
+    if not isinstance(value, str):
+        raise MalformedField(field, "a string")
+    return value
+
+
+def optional_string(value: Any, field: str, default: str | None = None) -> str | None:
+    """``value`` if it is a ``str``, ``default`` if it is ``None`` (absent or null);
+    anything else raises :class:`MalformedField`."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise MalformedField(field, "a string")
+    return value
+
+
+def boolean(value: Any, field: str, default: bool) -> bool:
+    """``value`` if it is a ``bool``, ``default`` if it is ``None``; anything
+    else (``1``, ``"true"``) raises :class:`MalformedField`."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise MalformedField(field, "a boolean")
+    return value
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite ``float`` if it is an ``int`` or ``float`` (not a
+    ``bool``), else ``None``: a number too large for a float, ``NaN`` and
+    infinities count as absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
