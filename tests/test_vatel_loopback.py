@@ -376,7 +376,7 @@ async def test_key_and_token_never_reach_logs_reprs_or_events(caplog) -> None:  
 async def test_a_plugin_bug_ends_the_session_with_error_not_connection_lost(network: bool) -> None:
     # Memory connections are read by the driver's task; network ones push
     # each message from the event loop: both paths must end the same way.
-    from voiceadapters.plugin import Provider
+    from voiceadapters.provider import Provider
     from voiceadapters.registry import Registry
     from voiceadapters.testing import serve_simulator
     from voiceadapters.transports.memory import MemoryTransport

@@ -49,7 +49,7 @@ from voiceadapters.events import (
 )
 from voiceadapters.handshake import Frame, HttpRequest, WebSocketRequest
 from voiceadapters.hookspecs import hookimpl
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 from voiceadapters.secrets import reveal
 from voiceadapters.simulator.base import SimRequest, Simulator
 from voiceadapters_conformance.framework import CASES
@@ -85,7 +85,8 @@ class Broken:
     codec_class: ClassVar[type[Codec]]
 
     def make_codec(self, config: ProviderConfig) -> Codec:
-        return self.codec_class(config)  # type: ignore[call-arg]
+        # Built with this provider, so the codec carries the broken plugin's name.
+        return self.codec_class(config, provider=self)  # type: ignore[call-arg]
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         text: str = super().simulator_config(host, port, simulator)  # type: ignore[misc]
@@ -99,14 +100,14 @@ def broken(
     base: type[Provider] | None,
     target: str,
     *,
-    make: Callable[[type[Codec], ProviderConfig], Codec] | None = None,
+    make: Callable[[type[Codec], ProviderConfig, Provider], Codec] | None = None,
     simulator: type[Simulator] | None = None,
     extra: bool = False,
 ) -> Callable[[type[Codec]], type[Codec]]:
     """Class decorator for a broken codec: registers a provider deriving from
     ``base`` whose codec it is, aimed at case ``target``. The codec's
-    docstring is the defect. ``make(codec_class, config)`` builds the codec
-    when its constructor wants more than the config; ``simulator`` replaces
+    docstring is the defect. ``make(codec_class, config, provider)`` builds
+    the codec when its constructor wants more than the config and provider; ``simulator`` replaces
     the base's simulator class. ``extra=True`` files it under :data:`EXTRA`
     instead. ``base=None``: the base plugin is not installed."""
 
@@ -117,7 +118,6 @@ def broken(
             if not extra:
                 MISSING.append((target, name))
             return codec_class
-        codec_class.provider = name
         attrs: dict[str, Any] = {
             "name": name,
             "target": target,
@@ -126,7 +126,7 @@ def broken(
             "codec_class": codec_class,
         }
         if make is not None:
-            attrs["make_codec"] = lambda self, config: make(codec_class, config)
+            attrs["make_codec"] = lambda self, config: make(codec_class, config, self)
         if simulator is not None:
             attrs["make_simulator"] = lambda self, *, api_key, scenario=None, pace=1.0: simulator(
                 api_key, scenario=scenario or self.scenarios[0], pace=pace
@@ -242,11 +242,11 @@ class AgentReadyLost(BinaryPcmCodec):
 class LackingCommandsIgnored(ExampleCodec):
     """Commands the provider lacks are silently ignored instead of raising."""
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         capability = COMMAND_CAPABILITY.get(command.type)
         if capability is not None and not getattr(self.capabilities, capability):
             return
-        super().send(command)
+        super().handle_command(command)
 
 
 # == 3 audio ========================================================================
@@ -256,10 +256,10 @@ class LackingCommandsIgnored(ExampleCodec):
 class LastSampleDropped(ExampleCodec):
     """An off-by-one slice drops the last sample of every microphone chunk."""
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         if isinstance(command, SendAudio) and len(command.pcm) > 2:
             command = SendAudio(pcm=command.pcm[:-2])
-        super().send(command)
+        super().handle_command(command)
 
 
 # == 4 transcripts and text ===========================================================
@@ -315,17 +315,19 @@ except ImportError:  # pragma: no cover - the NextEVI plugin is not installed
     NextEVICodec, NextEVIProvider = ExampleCodec, None  # type: ignore[assignment,misc]
 
 
-def _nextevi(codec_class: type[Codec], config: ProviderConfig) -> Codec:
-    return codec_class(config, connection_id=new_connection_id())  # type: ignore[call-arg]
+def _nextevi(codec_class: type[Codec], config: ProviderConfig, provider: Provider) -> Codec:
+    return codec_class(  # type: ignore[call-arg]
+        config, connection_id=new_connection_id(), provider=provider
+    )
 
 
 @broken(NextEVIProvider, "4.5", make=_nextevi)
 class TextInputNotSent(NextEVICodec):
     """send_text is accepted but never reaches the provider."""
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         if command.type != "send_text":
-            super().send(command)
+            super().handle_command(command)
 
 
 # == 5 interruption ====================================================================
@@ -343,9 +345,9 @@ class InterruptionWithoutTurn(VatelCodec):
 class InterruptNotSent(NextEVICodec):
     """interrupt() is accepted but never reaches the provider."""
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         if command.type != "interrupt":
-            super().send(command)
+            super().handle_command(command)
 
 
 # == 6 tools =============================================================================
@@ -355,10 +357,10 @@ class InterruptNotSent(NextEVICodec):
 class ResultUnderWrongId(VatelCodec):
     """Tool results are sent under a call id of the codec's own making."""
 
-    def send(self, command: Command) -> None:
+    def handle_command(self, command: Command) -> None:
         if isinstance(command, SendToolResult):
             command = SendToolResult(call_id="result-1", output=command.output)
-        super().send(command)
+        super().handle_command(command)
 
 
 # == 7 emotion ============================================================================

@@ -13,7 +13,7 @@ from functools import cache
 import pytest
 
 from voiceadapters.errors import UnknownProviderError
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 from voiceadapters.registry import registry
 from voiceadapters_conformance import CASES, FAMILIES, run_suite, table
 from voiceadapters_conformance.runner import Report

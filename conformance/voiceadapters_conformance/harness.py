@@ -31,7 +31,7 @@ from voiceadapters.events import Event, SessionEnded
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, HttpRequest, HttpResponse, WebSocketRequest
 from voiceadapters.pipeline import AudioPipeline
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 from voiceadapters.secrets import Secret
 from voiceadapters.simulator.base import Simulator, SimulatorConnection
 from voiceadapters.testing import CodecPair

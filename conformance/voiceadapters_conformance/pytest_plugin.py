@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 from voiceadapters.registry import registry
 
 from .framework import CASES, LEVELS, Verdict
@@ -49,7 +49,7 @@ def conformance_tests(
     only: Iterable[str] | None = None,
 ) -> Callable[[str, str], None]:
     """A parametrized pytest test function running every case for ``provider``
-    (a registered name, or a :class:`~voiceadapters.plugin.Provider`)."""
+    (a registered name, or a :class:`~voiceadapters.provider.Provider`)."""
     params = [
         pytest.param(
             case.id,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 from . import cases as _cases  # noqa: F401  (registers every case)
 from .framework import CASES, LEVELS, Case, CaseContext, CaseFailed, CaseUnsupported, Verdict

@@ -36,7 +36,7 @@ from voiceadapters.handshake import CloseFrame, HttpRequest, HttpResponse, WebSo
 from voiceadapters.secrets import Secret
 from voiceadapters.simulator.base import SimRequest
 from voiceadapters.testing import CodecPair, http_to_sim_request, speech_sample, ws_to_sim_request
-from voiceadapters_binary_pcm import BinaryPcmCodec, BinaryPcmProvider, BinaryPcmSimulator, messages
+from voiceadapters_binary_pcm import BinaryPcmCodec, BinaryPcmSimulator, messages
 
 Feed = Callable[..., list[Event]]
 PCM16 = AudioFormat(16000)
@@ -335,10 +335,10 @@ def test_a_zero_buffer_refuses_audio_before_connected(make_pair):
 
 
 def test_odd_audio_raises_and_empty_audio_sends_nothing(connected_codec):
-    connected_codec.send(SendAudio(pcm=b""))
+    connected_codec.handle_command(SendAudio(pcm=b""))
     with pytest.raises(AudioFormatError):
-        connected_codec.send(SendAudio(pcm=b"\x00\x01\x02"))
-    connected_codec.send(SendAudio(pcm=bytes(640)))
+        connected_codec.handle_command(SendAudio(pcm=b"\x00\x01\x02"))
+    connected_codec.handle_command(SendAudio(pcm=bytes(640)))
     assert connected_codec.frames_to_send() == [bytes(640)], "the odd chunk left no trace"
 
 
@@ -731,7 +731,7 @@ def test_connected_may_carry_a_session_id_and_a_second_one_is_reported(open_code
 def test_agent_ready_before_connected_starts_the_session_and_flushes_held_audio(
     open_codec, feed_frames
 ):
-    open_codec.send(SendAudio(pcm=ramp(640)))
+    open_codec.handle_command(SendAudio(pcm=ramp(640)))
     assert open_codec.frames_to_send() == []
     events = feed_frames(open_codec, messages.agent_ready())
     assert [e.type for e in events] == ["provider_error", "session_started", "agent_ready"]
@@ -778,12 +778,6 @@ def test_commands_the_protocol_lacks_name_the_provider_and_capability(
     connected_codec, command, capability
 ):
     with pytest.raises(UnsupportedCommandError) as info:
-        connected_codec.send(command)
+        connected_codec.handle_command(command)
     assert (info.value.provider, info.value.capability) == ("binary-pcm", capability)
     assert connected_codec.frames_to_send() == []
-
-
-def test_codec_declares_the_providers_formats_and_capabilities(open_codec):
-    assert isinstance(open_codec, BinaryPcmCodec)
-    assert open_codec.wire_input == open_codec.wire_output == PCM16
-    assert open_codec.capabilities == BinaryPcmProvider.capabilities

@@ -78,12 +78,12 @@ def test_every_wire_frame_is_640_bytes_and_no_sample_is_lost_or_invented(
     for index, (start, end) in enumerate(itertools.pairwise(bounds)):
         if index == connect_at:
             codec.receive_frame(messages.encode(messages.connected()))
-        codec.send(SendAudio(pcm=converter.convert(pcm[start * 2 : end * 2])))
+        codec.handle_command(SendAudio(pcm=converter.convert(pcm[start * 2 : end * 2])))
         wire += codec.frames_to_send()  # type: ignore[arg-type]
     if not codec.connected:
         codec.receive_frame(messages.encode(messages.connected()))
-    codec.send(SendAudio(pcm=converter.flush()))
-    codec.send(Close())
+    codec.handle_command(SendAudio(pcm=converter.flush()))
+    codec.handle_command(Close())
     out = codec.frames_to_send()
     assert out[-1] == CloseFrame(1000, "client closed")
     wire += out[:-1]  # type: ignore[arg-type]
@@ -143,7 +143,7 @@ def test_no_server_input_makes_the_codec_raise(
     for item, chunk in zip(frames, mic + [b""] * len(frames), strict=False):
         codec.receive_frame(item)
         if not codec.ended:
-            codec.send(SendAudio(pcm=chunk))
+            codec.handle_command(SendAudio(pcm=chunk))
         for out in codec.frames_to_send():
             assert isinstance(out, (CloseFrame, str)) or len(out) == 640
         events += codec.events_received()

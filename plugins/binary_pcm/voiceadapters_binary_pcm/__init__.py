@@ -8,17 +8,17 @@ the token as the first WebSocket message, then raw PCM16 16 kHz mono in
 (:class:`BinaryPcmProvider`, :class:`BinaryPcmOptions`), a simulator of the
 API (:class:`BinaryPcmSimulator`) and builders for every wire message
 (:mod:`voiceadapters_binary_pcm.messages`).
+
+Importing this package is cheap: it loads the provider (plain data) only; the
+codec, the simulator and the message builders are imported when one of their
+names is first used (PEP 562).
 """
 
 from __future__ import annotations
 
-from . import messages
-from .codec import (
-    CLOSE_CODE_REASONS,
-    ERROR_CODE_REASONS,
-    BinaryPcmCodec,
-    normalize_session_ended_reason,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .provider import (
     CAPABILITIES,
     DEFAULT_HOST,
@@ -27,7 +27,44 @@ from .provider import (
     BinaryPcmOptions,
     BinaryPcmProvider,
 )
-from .simulator import BinaryPcmConnection, BinaryPcmSimulator, TokenGrant, malformed_frames
+
+if TYPE_CHECKING:
+    from . import messages
+    from .codec import (
+        CLOSE_CODE_REASONS,
+        ERROR_CODE_REASONS,
+        BinaryPcmCodec,
+        normalize_session_ended_reason,
+    )
+    from .simulator import BinaryPcmConnection, BinaryPcmSimulator, TokenGrant, malformed_frames
+
+#: Name → module it is imported from on first use.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "CLOSE_CODE_REASONS",
+            "ERROR_CODE_REASONS",
+            "BinaryPcmCodec",
+            "normalize_session_ended_reason",
+        ),
+        "codec",
+    ),
+    **dict.fromkeys(
+        ("BinaryPcmConnection", "BinaryPcmSimulator", "TokenGrant", "malformed_frames"), "simulator"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "messages":
+        value: Any = importlib.import_module(f"{__name__}.messages")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CAPABILITIES",

@@ -167,7 +167,7 @@ from voiceadapters.handshake import (
 from voiceadapters.secrets import Secret
 
 from . import messages as m
-from .provider import API_KEY_ENV, CAPABILITIES, WIRE_FORMAT, BinaryPcmOptions
+from .provider import API_KEY_ENV, WIRE_FORMAT, BinaryPcmOptions, BinaryPcmProvider
 
 __all__ = [
     "CLOSE_CODE_REASONS",
@@ -205,13 +205,9 @@ class BinaryPcmCodec(Codec):
     ``config`` has no API key.
     """
 
-    provider = "binary-pcm"
-    capabilities = CAPABILITIES
-    wire_input = WIRE_FORMAT
-    wire_output = WIRE_FORMAT
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__()
+    def __init__(self, config: ProviderConfig, provider: BinaryPcmProvider | None = None) -> None:
+        self._spec = provider or BinaryPcmProvider()
+        super().__init__(self._spec)
         self.config = config
         self.options = config.options_as(BinaryPcmOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
@@ -271,7 +267,7 @@ class BinaryPcmCodec(Codec):
 
     @property
     def token_url(self) -> str:
-        return f"{self.config.http_base}{m.TOKEN_PATH}"
+        return f"{self.config.http_base}{self._spec.token_path}"
 
     def handshake_step(self) -> HttpRequest | WebSocketRequest | None:
         """The token request, then the WebSocket of ``ws_url``, then ``None``."""

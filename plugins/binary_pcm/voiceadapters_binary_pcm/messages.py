@@ -20,6 +20,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .provider import FRAME_BYTES, BinaryPcmProvider
+
 __all__ = [
     "AGENT_DISCONNECTED",
     "AGENT_READY",
@@ -58,14 +60,10 @@ __all__ = [
 
 # -- endpoints (the binary-PCM wire spec §1) ---------------------------------------------
 
-TOKEN_PATH = "/api/v1/sdk/token"
-HEARTBEAT_PATH = "/api/v1/sdk/heartbeat"
-#: Where ``ws_url`` points (``wss://host/api/v1/sdk/ws``); clients open ``ws_url``
-#: as given and never build it themselves.
-WS_PATH = "/api/v1/sdk/ws"
-
-#: Every microphone frame: 20 ms of PCM16 16 kHz mono = 320 samples (§3).
-FRAME_BYTES = 640
+# Declared by the provider; named here too, as before 0.2.
+TOKEN_PATH = BinaryPcmProvider.token_path
+HEARTBEAT_PATH = BinaryPcmProvider.heartbeat_path
+WS_PATH = BinaryPcmProvider.ws_path
 
 # -- server → client message types (§2) ----------------------------------------------
 

@@ -9,7 +9,7 @@ simulator modules load when first used.
 from __future__ import annotations
 
 from voiceadapters.hookspecs import hookimpl
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 from .provider import BinaryPcmProvider
 

@@ -2,7 +2,9 @@
 
 Everything here is data, so registering the plugin imports neither the codec
 nor the simulator (the ``voiceadapters_providers`` hook must be cheap); the
-two factories import them on first use.
+two factories import them on first use. This is the one declaration of the
+protocol's facts — wire formats, frame size, capabilities, options, URL
+paths — which the codec, the simulator and the message builders read from it.
 
 The protocol is the "binary-PCM token-first" protocol of the WorkBuddy voice
 SDK API (the binary-PCM wire spec, ``protocols/binary-pcm.md``; seed 003, and
@@ -18,14 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from voiceadapters.capabilities import Capabilities
 from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 if TYPE_CHECKING:
+    # Core types only: the codec and the simulator import this module, so
+    # naming them here would make an import cycle.
+    from voiceadapters.codec import Codec
     from voiceadapters.config import ProviderConfig
     from voiceadapters.simulator.base import Simulator
 
-    from .codec import BinaryPcmCodec
-    from .simulator import BinaryPcmSimulator
 
 __all__ = [
     "AGENT_SCENARIO_NAMES",
@@ -34,6 +37,7 @@ __all__ = [
     "DEFAULT_HOST",
     "END_SCENARIOS",
     "FAULT_SCENARIOS",
+    "FRAME_BYTES",
     "SCENARIOS",
     "WIRE_FORMAT",
     "BinaryPcmOptions",
@@ -43,6 +47,8 @@ __all__ = [
 #: Both directions: signed 16-bit little-endian PCM, 16 kHz, mono, raw, in
 #: 20 ms (640-byte) frames (the binary-PCM wire spec §3).
 WIRE_FORMAT = AudioFormat(16000)
+#: Every microphone frame: 20 ms of PCM16 16 kHz mono = 320 samples (§3).
+FRAME_BYTES = 640
 
 #: Default API host. **An assumption**: the docs (docs.getworkbuddy.com) and
 #: seed 003 only show ``API_URL`` as a placeholder (``https://your-api-url.com``)
@@ -141,11 +147,17 @@ class BinaryPcmProvider(Provider):
     wire_input: ClassVar[AudioFormat] = WIRE_FORMAT
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     #: Every microphone frame is exactly 640 bytes (20 ms, the wire spec §3).
-    wire_frame_bytes: ClassVar[int | None] = 640
+    wire_frame_bytes: ClassVar[int | None] = FRAME_BYTES
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: REST paths (the binary-PCM wire spec §1): the token, the health check.
+    token_path: ClassVar[str] = "/api/v1/sdk/token"
+    heartbeat_path: ClassVar[str] = "/api/v1/sdk/heartbeat"
+    #: Where ``ws_url`` points (``wss://host/api/v1/sdk/ws``); clients open
+    #: ``ws_url`` as given and never build it themselves.
+    ws_path: ClassVar[str] = "/api/v1/sdk/ws"
 
-    def make_codec(self, config: ProviderConfig) -> BinaryPcmCodec:
+    def make_codec(self, config: ProviderConfig) -> Codec:
         """A :class:`~voiceadapters_binary_pcm.codec.BinaryPcmCodec` for ``config``.
 
         Raises :class:`~voiceadapters.errors.ConfigError` when no API key is
@@ -156,15 +168,15 @@ class BinaryPcmProvider(Provider):
         """
         from .codec import BinaryPcmCodec
 
-        return BinaryPcmCodec(config)
+        return BinaryPcmCodec(config, provider=self)
 
     def make_simulator(
         self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
-    ) -> BinaryPcmSimulator:
+    ) -> Simulator:
         """A :class:`~voiceadapters_binary_pcm.simulator.BinaryPcmSimulator` accepting ``api_key``."""
         from .simulator import BinaryPcmSimulator
 
-        return BinaryPcmSimulator(api_key, scenario=scenario or SCENARIOS[0], pace=pace)
+        return BinaryPcmSimulator(api_key, scenario=scenario, pace=pace, provider=self)
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         """``binary-pcm://host:port?tls=false``: the simulator needs no other option."""

@@ -114,7 +114,6 @@ Scenarios
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import secrets
@@ -130,15 +129,15 @@ from voiceadapters.simulator.agent import (
     ToolCallOut,
 )
 from voiceadapters.simulator.base import (
+    AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
-    SimulatorConnection,
     json_response,
 )
 
 from . import messages as m
-from .provider import SCENARIOS, WIRE_FORMAT
+from .provider import WIRE_FORMAT, BinaryPcmProvider
 
 __all__ = [
     "CORS_HEADERS",
@@ -218,13 +217,11 @@ class BinaryPcmSimulator(Simulator):
     has no ``Host`` header.
     """
 
-    provider = "binary-pcm"
-
     def __init__(
         self,
         api_key: str,
         *,
-        scenario: str = "echo",
+        scenario: str | None = None,
         pace: float = 1.0,
         token_deadline: float = 10.0,
         token_ttl: float = 300.0,
@@ -234,21 +231,19 @@ class BinaryPcmSimulator(Simulator):
         end_reason: str | None = None,
         strict: bool = False,
         public_host: str = "127.0.0.1",
+        provider: BinaryPcmProvider | None = None,
     ) -> None:
-        super().__init__()
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown binary-pcm scenario {scenario!r}; choose from {SCENARIOS}")
-        if not api_key:
-            raise ValueError("the simulator needs a non-empty API key to accept")
-        self._api_key = api_key
-        self.scenario = scenario
-        self.pace = pace
+        self.spec = provider or BinaryPcmProvider()
+        # The base class checks the key and the scenario against the provider's list.
+        super().__init__(self.spec, api_key=api_key, scenario=scenario, pace=pace)
         self.token_deadline = token_deadline
         self.token_ttl = token_ttl
         self.single_use = single_use
         self.connected_delay = connected_delay
         self.ready_delay = ready_delay if ready_delay is not None else (0.25 if pace else 0.0)
-        self.end_reason = end_reason or _END_REASON_OF_SCENARIO.get(scenario, m.AGENT_DISCONNECTED)
+        self.end_reason = end_reason or _END_REASON_OF_SCENARIO.get(
+            self.scenario, m.AGENT_DISCONNECTED
+        )
         self.strict = strict
         self.public_host = public_host
         #: Issued tokens → their grant (tests may inspect or expire them).
@@ -260,23 +255,22 @@ class BinaryPcmSimulator(Simulator):
         return f"<BinaryPcmSimulator scenario={self.scenario!r} tokens={len(self.grants)}>"
 
     def websocket_paths(self) -> tuple[str, ...]:
-        return (m.WS_PATH,)
+        return (self.spec.ws_path,)
 
     # -- HTTP ---------------------------------------------------------------------
 
     def handle_http(self, request: SimRequest, now: float) -> HttpResponse:
         if request.method == "OPTIONS":
             return HttpResponse(status=204, headers=dict(CORS_HEADERS))
-        if request.path not in (m.TOKEN_PATH, m.HEARTBEAT_PATH):
+        if request.path not in (self.spec.token_path, self.spec.heartbeat_path):
             return self._answer(404, {"error": "not found"})
         if request.method != "POST":
             return self._answer(405, {"error": "method not allowed"}, {"Allow": "POST, OPTIONS"})
-        key = request.bearer()
-        if key is None or not hmac.compare_digest(key.encode(), self._api_key.encode()):
+        if not self.bearer_accepted(request):
             return self._answer(401, {"error": "invalid or missing API key"})
         if self.scenario == "disabled":
             return self._answer(403, {"error": "kiosk is inactive or disabled"})
-        if request.path == m.HEARTBEAT_PATH:
+        if request.path == self.spec.heartbeat_path:
             self.heartbeats += 1
             return self._answer(200, {"status": "ok"})
         if self.scenario == "token_500":
@@ -286,7 +280,7 @@ class BinaryPcmSimulator(Simulator):
             return self._answer(400, {"error": "bad Host header"})
         token = "wbsim." + secrets.token_urlsafe(32)
         self.grants[token] = TokenGrant(expires=now + self.token_ttl)
-        return self._answer(200, m.token_response(token, f"ws://{host}{m.WS_PATH}"))
+        return self._answer(200, m.token_response(token, f"ws://{host}{self.spec.ws_path}"))
 
     @staticmethod
     def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -303,14 +297,14 @@ class BinaryPcmSimulator(Simulator):
     # -- WebSocket endpoint -----------------------------------------------------------
 
     def open_websocket(self, request: SimRequest, now: float) -> BinaryPcmConnection | HttpResponse:
-        if request.path != m.WS_PATH:
+        if request.path != self.spec.ws_path:
             return self._answer(404, {"error": "not found"})
         connection = BinaryPcmConnection(self)
         self.connections.append(connection)
         return connection
 
 
-class BinaryPcmConnection(SimulatorConnection):
+class BinaryPcmConnection(AgentConnection):
     """One simulated binary-PCM WebSocket session of ``simulator``.
 
     States: awaiting the token → authenticated (``connected`` pending for
@@ -318,16 +312,14 @@ class BinaryPcmConnection(SimulatorConnection):
     ``ready_delay``) → closed.
     """
 
-    agent: Agent
-
     def __init__(self, simulator: BinaryPcmSimulator) -> None:
-        super().__init__()
-        self.simulator = simulator
-        self.scenario = simulator.scenario
-        pace = 0.0 if self.scenario == "burst" else simulator.pace
-        self.agent = Agent(
-            WIRE_FORMAT, scenario=_AGENT_SCENARIO_OF.get(self.scenario, "echo"), pace=pace
+        scenario = simulator.scenario
+        pace = 0.0 if scenario == "burst" else simulator.pace
+        super().__init__(
+            Agent(WIRE_FORMAT, scenario=_AGENT_SCENARIO_OF.get(scenario, "echo"), pace=pace)
         )
+        self.simulator = simulator
+        self.scenario = scenario
         #: The first-message deadline (``None`` once a first message arrived).
         self.auth_deadline: float | None = None
         #: True once the first message carried a valid token.
@@ -386,7 +378,7 @@ class BinaryPcmConnection(SimulatorConnection):
             self.invalid.append("text message after authentication")
             if self.simulator.strict:
                 self.send(CloseFrame(1003, "only binary audio frames after authentication"))
-        self._flush_agent(now)
+        self.flush_agent(now)
 
     def _first_message(self, frame: Frame, now: float) -> None:
         assert self.auth_deadline is not None
@@ -467,20 +459,11 @@ class BinaryPcmConnection(SimulatorConnection):
             self._send_message(m.agent_ready())
         if self.connected_sent:
             self.agent.handle_timer(now)
-            self._flush_agent(now)
+            self.flush_agent(now)
 
     # -- agent actions → binary-PCM messages -----------------------------------------
 
-    def _flush_agent(self, now: float) -> None:
-        actions = self.agent.actions()
-        while actions:
-            for action in actions:
-                self._send_action(action, now)
-            actions = self.agent.actions()  # a server-side tool result adds more
-
-    def _send_action(self, action: Action, now: float) -> None:
-        if self.closed:
-            return
+    def send_action(self, action: Action, now: float) -> None:
         if isinstance(action, AgentSpeech):
             pcm = action.pcm
             for i in range(0, len(pcm), m.FRAME_BYTES):

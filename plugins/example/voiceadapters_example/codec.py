@@ -50,7 +50,7 @@ from voiceadapters.events import (
 from voiceadapters.handshake import Frame, WebSocketRequest
 from voiceadapters.secrets import Secret
 
-from .provider import API_KEY_ENV, CAPABILITIES, TALK_PATH, WIRE_FORMAT, ExampleOptions
+from .provider import API_KEY_ENV, TALK_PATH, WIRE_FORMAT, ExampleOptions, ExampleProvider
 
 __all__ = ["BYE_REASONS", "ExampleCodec"]
 
@@ -63,13 +63,9 @@ _KNOWN = ("ready", "heard", "speaking", "done", "error", "bye")
 class ExampleCodec(Codec):
     """Client side of one Parrot session. Raises ``ConfigError`` without an API key."""
 
-    provider = "example"
-    capabilities = CAPABILITIES
-    wire_input = WIRE_FORMAT
-    wire_output = WIRE_FORMAT
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__()
+    def __init__(self, config: ProviderConfig, provider: ExampleProvider | None = None) -> None:
+        # The provider declares the name, capabilities and wire formats.
+        super().__init__(provider or ExampleProvider())
         self.config = config
         self.options = config.options_as(ExampleOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)

@@ -9,7 +9,7 @@ provider (plain data) and imports neither the codec nor the simulator.
 from __future__ import annotations
 
 from voiceadapters.hookspecs import hookimpl
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 from .provider import ExampleProvider
 

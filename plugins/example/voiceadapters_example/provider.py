@@ -1,8 +1,10 @@
 """The provider: everything voiceadapters needs to know about Parrot, as data.
 
 Registering a plugin must be cheap (no I/O, no heavy imports), so this module
-holds only names, defaults, formats and capabilities; the two factories import
-the codec and the simulator when they are first called.
+holds only names, defaults, formats, paths and capabilities; the two factories
+import the codec and the simulator when they are first called. It is the one
+place these facts are declared: the codec and the simulator are built with
+the provider and read them from it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from pydantic import BaseModel, ConfigDict
 from voiceadapters.capabilities import Capabilities
 from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 if TYPE_CHECKING:
+    # Core types only: the codec and the simulator import this module, so
+    # naming them here would make an import cycle.
+    from voiceadapters.codec import Codec
     from voiceadapters.config import ProviderConfig
     from voiceadapters.simulator.base import Simulator
-
-    from .codec import ExampleCodec
-    from .simulator import ExampleSimulator
 
 __all__ = [
     "API_KEY_ENV",
@@ -74,17 +76,17 @@ class ExampleProvider(Provider):
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
 
-    def make_codec(self, config: ProviderConfig) -> ExampleCodec:
+    def make_codec(self, config: ProviderConfig) -> Codec:
         from .codec import ExampleCodec
 
-        return ExampleCodec(config)
+        return ExampleCodec(config, provider=self)
 
     def make_simulator(
         self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
-    ) -> ExampleSimulator:
+    ) -> Simulator:
         from .simulator import ExampleSimulator
 
-        return ExampleSimulator(api_key, scenario=scenario or SCENARIOS[0], pace=pace)
+        return ExampleSimulator(api_key, scenario=scenario, pace=pace, provider=self)
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         return loopback_config(self.name, host, port)

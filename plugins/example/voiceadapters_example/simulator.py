@@ -21,7 +21,6 @@ agent text or tool calls, so those actions are not sent.
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
 from typing import Any
@@ -35,9 +34,9 @@ from voiceadapters.simulator.agent import (
     Interrupted,
     TranscriptOut,
 )
-from voiceadapters.simulator.base import SimRequest, Simulator, SimulatorConnection, json_response
+from voiceadapters.simulator.base import AgentConnection, SimRequest, Simulator, json_response
 
-from .provider import SCENARIOS, TALK_PATH, WIRE_FORMAT
+from .provider import TALK_PATH, WIRE_FORMAT, ExampleProvider
 
 __all__ = ["ExampleConnection", "ExampleSimulator"]
 
@@ -45,15 +44,18 @@ __all__ = ["ExampleConnection", "ExampleSimulator"]
 class ExampleSimulator(Simulator):
     """A Parrot server accepting ``api_key``, running ``scenario`` (see :data:`SCENARIOS`)."""
 
-    provider = "example"
-
-    def __init__(self, api_key: str, *, scenario: str = "echo", pace: float = 1.0) -> None:
-        super().__init__()
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown example scenario {scenario!r}; choose from {SCENARIOS}")
-        self._api_key = api_key
-        self.scenario = scenario
-        self.pace = pace
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        scenario: str | None = None,
+        pace: float = 1.0,
+        provider: ExampleProvider | None = None,
+    ) -> None:
+        # The base class checks the key and the scenario against the provider's list.
+        super().__init__(
+            provider or ExampleProvider(), api_key=api_key, scenario=scenario, pace=pace
+        )
 
     def __repr__(self) -> str:
         return f"<ExampleSimulator scenario={self.scenario!r}>"
@@ -67,8 +69,7 @@ class ExampleSimulator(Simulator):
     def open_websocket(self, request: SimRequest, now: float) -> ExampleConnection | HttpResponse:
         if request.path != TALK_PATH:
             return json_response(404, {"error": "not found"})
-        key = request.bearer() or ""
-        if not hmac.compare_digest(key.encode(), self._api_key.encode()):
+        if not self.bearer_accepted(request):
             return json_response(401, {"error": "invalid API key"})
         agent = Agent(WIRE_FORMAT, scenario=self.scenario, pace=self.pace)
         connection = ExampleConnection(agent, voice=request.query.get("voice", "polly"))
@@ -76,14 +77,16 @@ class ExampleSimulator(Simulator):
         return connection
 
 
-class ExampleConnection(SimulatorConnection):
-    """One Parrot WebSocket session, driven by the scripted ``agent``."""
+class ExampleConnection(AgentConnection):
+    """One Parrot WebSocket session, driven by the scripted ``agent``.
 
-    agent: Agent
+    :class:`~voiceadapters.simulator.base.AgentConnection` forwards the
+    timers to the agent and calls :meth:`send_action` for each of its
+    actions; this class only says what each action looks like on the wire.
+    """
 
     def __init__(self, agent: Agent, *, voice: str) -> None:
-        super().__init__()
-        self.agent = agent
+        super().__init__(agent)
         self.voice = voice
         self.session_id = uuid.uuid4().hex
         self._speaking: str | None = None  # the turn announced with "speaking"
@@ -107,22 +110,11 @@ class ExampleConnection(SimulatorConnection):
         pcm = frame[: len(frame) - len(frame) % 2]  # whole samples only
         self.received_audio += pcm
         self.agent.user_audio(pcm, now)
-        self._send_actions()
-
-    def get_timer(self) -> float | None:
-        return None if self.closed else self.agent.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        self.agent.handle_timer(now)
-        self._send_actions()
+        self.flush_agent(now)
 
     # -- agent actions → Parrot messages -----------------------------------------------
 
-    def _send_actions(self) -> None:
-        for action in self.agent.actions():
-            self._send_action(action)
-
-    def _send_action(self, action: Action) -> None:
+    def send_action(self, action: Action, now: float) -> None:
         match action:
             case TranscriptOut(text=text, final=final, turn_id=turn):
                 self._send_json({"event": "heard", "text": text, "final": final, "turn": turn})

@@ -9,12 +9,17 @@ codec (:class:`NextEVICodec`), the provider description and options
 (:class:`NextEVIProvider`, :class:`NextEVIOptions`), a simulator of the
 service (:class:`NextEVISimulator`) and builders for every wire message
 (:mod:`voiceadapters_nextevi.messages`).
+
+Importing this package is cheap: it loads the provider (plain data) only; the
+codec, the simulator and the message builders are imported when one of their
+names is first used (PEP 562).
 """
 
 from __future__ import annotations
 
-from . import messages
-from .codec import NextEVICodec, normalize_emotions
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .provider import (
     CAPABILITIES,
     SCENARIOS,
@@ -23,13 +28,45 @@ from .provider import (
     NextEVIProvider,
     new_connection_id,
 )
-from .simulator import (
-    DEFAULT_CONFIG_ID,
-    EMOTION_SCORES,
-    NextEVIConnection,
-    NextEVISimulator,
-    broken_wavs,
-)
+
+if TYPE_CHECKING:
+    from . import messages
+    from .codec import NextEVICodec, normalize_emotions
+    from .simulator import (
+        DEFAULT_CONFIG_ID,
+        EMOTION_SCORES,
+        NextEVIConnection,
+        NextEVISimulator,
+        broken_wavs,
+    )
+
+#: Name → module it is imported from on first use.
+_LAZY = {
+    "NextEVICodec": "codec",
+    "normalize_emotions": "codec",
+    **dict.fromkeys(
+        (
+            "DEFAULT_CONFIG_ID",
+            "EMOTION_SCORES",
+            "NextEVIConnection",
+            "NextEVISimulator",
+            "broken_wavs",
+        ),
+        "simulator",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "messages":
+        value: Any = importlib.import_module(f"{__name__}.messages")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CAPABILITIES",

@@ -172,7 +172,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,16 +200,18 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from voiceadapters.fields import MalformedField, boolean, number, optional_string
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, Frame, OutFrame, WebSocketRequest
+from voiceadapters.turns import TurnFence
 
 from . import messages as m
-from .provider import API_KEY_ENV, CAPABILITIES, WIRE_FORMAT, NextEVIOptions
+from .provider import API_KEY_ENV, WIRE_FORMAT, NextEVIOptions, NextEVIProvider
 
 __all__ = ["CONNECTION_PATH", "PING_INTERVAL", "PING_TIMEOUT", "NextEVICodec", "normalize_emotions"]
 
-#: WebSocket path prefix; the connection id follows (§1.2).
-CONNECTION_PATH = "/ws/voice/"
+#: WebSocket path prefix (the provider's), under its name before 0.2.
+CONNECTION_PATH = NextEVIProvider.connection_path
 
 #: The LiveKit plugin's protocol keepalive (§8).
 PING_INTERVAL = 30.0
@@ -219,52 +220,24 @@ PING_TIMEOUT = 10.0
 #: Error codes after which the close ends the session as a time-out.
 _HANGUP_CODES = frozenset({"IDLE_TIMEOUT_HANGUP"})
 
-#: How many interrupted turns are remembered (bounds a misbehaving server).
-_TURN_MEMORY = 32
-
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
-class _Malformed(Exception):
-    """A known message has a field of the wrong type."""
-
-    def __init__(self, field: str, expected: str) -> None:
-        super().__init__(field, expected)
-        self.field = field
-        self.expected = expected
-
-
 def _str_field(message: dict[str, Any], name: str, default: str | None) -> str | None:
-    value = m.get_field(message, name)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise _Malformed(name, "a string")
-    return value
+    return optional_string(m.get_field(message, name), name, default)
 
 
 def _flag(message: dict[str, Any], name: str) -> bool:
-    value = m.get_field(message, name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _Malformed(name, "a boolean")
-    return value
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return boolean(m.get_field(message, name), name, False)
 
 
 def _unit_score(item: dict[str, Any]) -> float | None:
     """An item's score on 0..1: ``score``, else ``confidence``, else ``percentage``/100."""
     for key in ("score", "confidence"):
-        value = _number(item.get(key))
+        value = number(item.get(key))
         if value is not None:
             return value
-    percentage = _number(item.get("percentage"))
+    percentage = number(item.get("percentage"))
     return None if percentage is None else percentage / 100.0
 
 
@@ -293,7 +266,7 @@ def normalize_emotions(value: Any) -> tuple[dict[str, float], list[str]]:
 
     if isinstance(value, dict):
         for label, item in value.items():
-            score = _unit_score(item) if isinstance(item, dict) else _number(item)
+            score = _unit_score(item) if isinstance(item, dict) else number(item)
             add(label, score, f"entry {label!r}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -330,13 +303,15 @@ class NextEVICodec(Codec):
     has no API key.
     """
 
-    provider = "nextevi"
-    capabilities = CAPABILITIES
-    wire_input = WIRE_FORMAT
-    wire_output = WIRE_FORMAT
-
-    def __init__(self, config: ProviderConfig, *, connection_id: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        connection_id: str,
+        provider: NextEVIProvider | None = None,
+    ) -> None:
+        self._spec = provider or NextEVIProvider()
+        super().__init__(self._spec)
         options = config.options_as(NextEVIOptions)
         if not connection_id or not set(connection_id) <= _UNRESERVED:
             raise ValueError(
@@ -360,7 +335,7 @@ class NextEVICodec(Codec):
         # agent turns and interruption fencing
         self._turn_count = 0
         self._turn: _Turn | None = None
-        self._interrupted: OrderedDict[str, None] = OrderedDict()
+        self._interrupted = TurnFence()
         self._fence: str | None = None
         self._fenced_chunks = 0
         # how the session ends
@@ -393,7 +368,8 @@ class NextEVICodec(Codec):
     @property
     def connection_url(self) -> str:
         """``{ws_base}/ws/voice/{connection_id}`` (no query: that holds the key)."""
-        return f"{self.config.ws_base}{CONNECTION_PATH}{quote(self.connection_id, safe='')}"
+        path = self._spec.connection_path
+        return f"{self.config.ws_base}{path}{quote(self.connection_id, safe='')}"
 
     def handshake_step(self) -> WebSocketRequest | None:
         """The WebSocket to open (key, config and project in the query), then ``None``."""
@@ -493,8 +469,8 @@ class NextEVICodec(Codec):
             return
         try:
             handler(message)
-        except _Malformed as exc:
-            self._error("malformed_message", f"{kind}: field {exc.field!r} must be {exc.expected}")
+        except MalformedField as exc:
+            self._malformed(kind, exc)
 
     def _on_connection_metadata(self, message: dict[str, Any]) -> None:
         if self._started:
@@ -511,7 +487,7 @@ class NextEVICodec(Codec):
     def _on_transcription(self, message: dict[str, Any]) -> None:
         text = _str_field(message, "transcript", "") or ""
         final = _flag(message, "is_final")
-        confidence = _number(m.get_field(message, "confidence"))
+        confidence = number(m.get_field(message, "confidence"))
         if confidence is not None and not 0.0 <= confidence <= 1.0:
             confidence = None
         metadata = m.get_field(message, "metadata")
@@ -531,7 +507,7 @@ class NextEVICodec(Codec):
     def _on_llm_chunk(self, message: dict[str, Any]) -> None:
         content = _str_field(message, "content", None)
         if content is None:
-            raise _Malformed("content", "a string")
+            raise MalformedField("content", "a string")
         final = _flag(message, "is_final")
         generation_id = _str_field(message, "generation_id", None)
         if generation_id is not None and generation_id in self._interrupted:
@@ -571,7 +547,7 @@ class NextEVICodec(Codec):
         if content is None:
             content = ""
         if not isinstance(content, str):
-            raise _Malformed("content", "a string")
+            raise MalformedField("content", "a string")
         is_last = _flag(message, "is_last")
         if self._fence is not None:
             self._fenced_chunks += 1
@@ -636,9 +612,7 @@ class NextEVICodec(Codec):
         turn = self._turn
         turn_id = None if turn is None else turn.id
         if turn_id is not None:
-            self._interrupted[turn_id] = None
-            if len(self._interrupted) > _TURN_MEMORY:
-                self._interrupted.popitem(last=False)
+            self._interrupted.add(turn_id)
             self._fence = turn_id
         self._emit(Interruption(turn_id=turn_id))
 

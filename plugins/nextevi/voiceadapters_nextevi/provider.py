@@ -2,7 +2,9 @@
 
 Everything here is data (plus the connection-id factory), so registering the
 plugin imports neither the codec nor the simulator; the factories import them
-on first use.
+on first use. This is the one declaration of the protocol's facts — wire
+formats, capabilities, options, the URL path — which the codec and the
+simulator read from the provider they are built with.
 
 Sources: the NextEVI wire spec (``protocols/nextevi.md``, cited as §n), which
 summarises https://docs.nextevi.com (WebSocket API reference, protocol and
@@ -25,14 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from voiceadapters.capabilities import Capabilities
 from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 if TYPE_CHECKING:
+    # Core types only: the codec and the simulator import this module, so
+    # naming them here would make an import cycle.
+    from voiceadapters.codec import Codec
     from voiceadapters.config import ProviderConfig
     from voiceadapters.simulator.base import Simulator
 
-    from .codec import NextEVICodec
-    from .simulator import NextEVISimulator
 
 __all__ = [
     "API_KEY_ENV",
@@ -164,8 +167,10 @@ class NextEVIProvider(Provider):
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: WebSocket path prefix; the connection id follows (§1.2).
+    connection_path: ClassVar[str] = "/ws/voice/"
 
-    def make_codec(self, config: ProviderConfig) -> NextEVICodec:
+    def make_codec(self, config: ProviderConfig) -> Codec:
         """A :class:`~voiceadapters_nextevi.codec.NextEVICodec` for ``config``
         with a fresh :func:`new_connection_id`. Raises
         :class:`~voiceadapters.errors.ConfigError` when no API key is
@@ -173,15 +178,15 @@ class NextEVIProvider(Provider):
         """
         from .codec import NextEVICodec
 
-        return NextEVICodec(config, connection_id=new_connection_id())
+        return NextEVICodec(config, connection_id=new_connection_id(), provider=self)
 
     def make_simulator(
         self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
-    ) -> NextEVISimulator:
+    ) -> Simulator:
         """A :class:`~voiceadapters_nextevi.simulator.NextEVISimulator` accepting ``api_key``."""
         from .simulator import NextEVISimulator
 
-        return NextEVISimulator(api_key, scenario=scenario or SCENARIOS[0], pace=pace)
+        return NextEVISimulator(api_key, scenario=scenario, pace=pace, provider=self)
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         """``nextevi://host:port?tls=false&config_id=<the simulator's config>``."""

@@ -102,7 +102,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import struct
 from collections import deque
@@ -124,16 +123,15 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
-    SimulatorConnection,
     json_response,
 )
 
 from . import messages as m
-from .codec import CONNECTION_PATH
-from .provider import SCENARIOS, WIRE_FORMAT
+from .provider import WIRE_FORMAT, NextEVIProvider
 
 __all__ = [
     "DEFAULT_CONFIG_ID",
@@ -191,13 +189,11 @@ class NextEVISimulator(Simulator):
     ``idle_warning`` scenario's messages.
     """
 
-    provider = "nextevi"
-
     def __init__(
         self,
         api_key: str,
         *,
-        scenario: str = "echo",
+        scenario: str | None = None,
         pace: float = 1.0,
         config_ids: Collection[str] | None = None,
         wav_chunks: bool | None = None,
@@ -207,19 +203,15 @@ class NextEVISimulator(Simulator):
         generation_ids: bool = True,
         epoch: float = 1_700_000_000.0,
         idle_delay: float = 1.0,
+        provider: NextEVIProvider | None = None,
     ) -> None:
-        super().__init__()
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown nextevi scenario {scenario!r}; choose from {SCENARIOS}")
-        if not api_key:
-            raise ValueError("the simulator needs a non-empty API key to accept")
+        self.spec = provider or NextEVIProvider()
+        # The base class checks the key and the scenario against the provider's list.
+        super().__init__(self.spec, api_key=api_key, scenario=scenario, pace=pace)
         if final_text not in ("full", "delta"):
             raise ValueError(f"final_text must be 'full' or 'delta', not {final_text!r}")
-        self._api_key = api_key
-        self.scenario = scenario
-        self.pace = pace
         self.config_ids = frozenset(config_ids) if config_ids is not None else None
-        self.wav_chunks = scenario == "wav_chunks" if wav_chunks is None else wav_chunks
+        self.wav_chunks = self.scenario == "wav_chunks" if wav_chunks is None else wav_chunks
         self.wav_format = AudioFormat(wav_rate)
         self.emotions = emotions
         self.final_text: Literal["full", "delta"] = final_text
@@ -238,19 +230,16 @@ class NextEVISimulator(Simulator):
         return DEFAULT_CONFIG_ID
 
     def websocket_paths(self) -> tuple[str, ...]:
-        return (CONNECTION_PATH,)
+        return (self.spec.connection_path,)
 
     def handle_http(self, request: SimRequest, now: float) -> HttpResponse:
         """NextEVI has no REST step: every plain HTTP request is a 404."""
         return json_response(404, {"error": "not found"})
 
     def open_websocket(self, request: SimRequest, now: float) -> NextEVIConnection | HttpResponse:
-        connection_id = request.path[len(CONNECTION_PATH) :]
-        if (
-            not request.path.startswith(CONNECTION_PATH)
-            or not connection_id
-            or "/" in connection_id
-        ):
+        prefix = self.spec.connection_path
+        connection_id = request.path[len(prefix) :]
+        if not request.path.startswith(prefix) or not connection_id or "/" in connection_id:
             return json_response(404, {"error": "not found"})
         config_id = request.query.get("config_id", "")
         connection = NextEVIConnection(
@@ -272,8 +261,7 @@ class NextEVISimulator(Simulator):
     def _rejection(
         self, request: SimRequest, connection_id: str, config_id: str
     ) -> Rejection | None:
-        key = request.query.get("api_key", "")
-        if not key or not hmac.compare_digest(key.encode(), self._api_key.encode()):
+        if not self.key_accepted(request.query.get("api_key")):
             return Rejection(
                 "AUTHENTICATION_FAILED", "Invalid API key", 4001, "authentication failed"
             )
@@ -298,10 +286,8 @@ class NextEVISimulator(Simulator):
         return None
 
 
-class NextEVIConnection(SimulatorConnection):
+class NextEVIConnection(AgentConnection):
     """One simulated NextEVI WebSocket session driven by ``agent``."""
-
-    agent: Agent
 
     def __init__(
         self,
@@ -313,8 +299,7 @@ class NextEVIConnection(SimulatorConnection):
         simulator: NextEVISimulator,
         rejection: Rejection | None = None,
     ) -> None:
-        super().__init__()
-        self.agent = agent
+        super().__init__(agent)
         self.connection_id = connection_id
         self.config_id = config_id
         self.project_id = project_id
@@ -391,7 +376,7 @@ class NextEVIConnection(SimulatorConnection):
             self._user_audio(frame, now)
         else:
             self._on_text(frame, now)
-        self._flush_agent()
+        self.flush_agent(now)
 
     def _user_audio(self, pcm: bytes, now: float) -> None:
         self.received_audio += pcm
@@ -479,7 +464,7 @@ class NextEVIConnection(SimulatorConnection):
             return
         self._now = now
         self.agent.handle_timer(now)
-        self._flush_agent()
+        self.flush_agent(now)
         while self._scheduled and self._scheduled[0][0] <= now and not self.closed:
             _, item = self._scheduled.popleft()
             if isinstance(item, CloseFrame):
@@ -489,13 +474,7 @@ class NextEVIConnection(SimulatorConnection):
 
     # -- agent actions → NextEVI messages -------------------------------------------
 
-    def _flush_agent(self) -> None:
-        for action in self.agent.actions():
-            if self.closed:
-                return
-            self._send_action(action)
-
-    def _send_action(self, action: Action) -> None:
+    def send_action(self, action: Action, now: float) -> None:
         if isinstance(action, AgentSpeech):
             self._on_speech(action)
         elif isinstance(action, AgentTextOut):

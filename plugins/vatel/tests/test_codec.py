@@ -40,7 +40,7 @@ from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, HttpRequest, HttpResponse, WebSocketRequest
 from voiceadapters.secrets import Secret
 from voiceadapters.testing import CodecPair
-from voiceadapters_vatel import VatelCodec, VatelProvider, VatelSimulator, messages
+from voiceadapters_vatel import VatelSimulator, messages
 from voiceadapters_vatel.simulator import DEFAULT_AGENT_ID
 
 AGENT = DEFAULT_AGENT_ID
@@ -322,10 +322,10 @@ def test_sent_audio_chunks_become_input_audio_messages(make_pair, speech):
 
 
 def test_empty_audio_sends_nothing_and_odd_audio_raises(open_codec):
-    open_codec.send(SendAudio(pcm=b""))
+    open_codec.handle_command(SendAudio(pcm=b""))
     assert open_codec.frames_to_send() == []
     with pytest.raises(AudioFormatError):
-        open_codec.send(SendAudio(pcm=b"\x00\x01\x02"))
+        open_codec.handle_command(SendAudio(pcm=b"\x00\x01\x02"))
     assert open_codec.frames_to_send() == []
 
 
@@ -636,13 +636,7 @@ def test_server_close_without_session_ended_maps_the_close_code(open_codec, code
 )
 def test_unsupported_commands_name_vatel_and_the_capability(open_codec, command, capability):
     with pytest.raises(UnsupportedCommandError) as info:
-        open_codec.send(command)
+        open_codec.handle_command(command)
     assert (info.value.provider, info.value.capability) == ("vatel", capability)
     assert "vatel" in str(info.value) and capability in str(info.value)
     assert open_codec.frames_to_send() == []
-
-
-def test_codec_declares_the_providers_formats_and_capabilities(open_codec):
-    assert isinstance(open_codec, VatelCodec)
-    assert open_codec.wire_input == open_codec.wire_output == AudioFormat(24000)
-    assert open_codec.capabilities == VatelProvider.capabilities

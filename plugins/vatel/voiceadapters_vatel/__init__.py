@@ -7,29 +7,78 @@ PCM16 24 kHz over WebSocket. This distribution provides the codec
 (:class:`VatelProvider`, :class:`VatelOptions`), a simulator of the Vatel
 API (:class:`VatelSimulator`) and builders for every wire message
 (:mod:`voiceadapters_vatel.messages`).
+
+Importing this package is cheap: it loads the provider (plain data) only; the
+codec, the simulator and the message builders are imported when one of their
+names is first used (PEP 562), so registering the plugin or resolving a
+config never pays for them.
 """
 
 from __future__ import annotations
 
-from . import messages
-from .codec import VatelCodec
-from .messages import (
-    encode,
-    input_audio,
-    input_audio_transcript,
-    interruption,
-    response_audio,
-    response_text,
-    session_ended,
-    session_started,
-    speech_started,
-    speech_stopped,
-    tool_argument,
-    tool_call,
-    tool_call_output,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .provider import CAPABILITIES, SCENARIOS, WIRE_FORMAT, VatelOptions, VatelProvider
-from .simulator import DEFAULT_AGENT_ID, VatelConnection, VatelSimulator, malformed_frames
+
+if TYPE_CHECKING:
+    from . import messages
+    from .codec import VatelCodec
+    from .messages import (
+        encode,
+        input_audio,
+        input_audio_transcript,
+        interruption,
+        response_audio,
+        response_text,
+        session_ended,
+        session_started,
+        speech_started,
+        speech_stopped,
+        tool_argument,
+        tool_call,
+        tool_call_output,
+    )
+    from .simulator import DEFAULT_AGENT_ID, VatelConnection, VatelSimulator, malformed_frames
+
+#: Name → module it is imported from on first use.
+_LAZY = {
+    "VatelCodec": "codec",
+    "DEFAULT_AGENT_ID": "simulator",
+    "VatelConnection": "simulator",
+    "VatelSimulator": "simulator",
+    "malformed_frames": "simulator",
+    **dict.fromkeys(
+        (
+            "encode",
+            "input_audio",
+            "input_audio_transcript",
+            "interruption",
+            "response_audio",
+            "response_text",
+            "session_ended",
+            "session_started",
+            "speech_started",
+            "speech_stopped",
+            "tool_argument",
+            "tool_call",
+            "tool_call_output",
+        ),
+        "messages",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "messages":
+        value: Any = importlib.import_module(f"{__name__}.messages")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CAPABILITIES",

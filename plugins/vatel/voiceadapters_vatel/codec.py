@@ -105,7 +105,6 @@ base class from the capabilities.
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -129,6 +128,7 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from voiceadapters.fields import MalformedField, boolean, optional_string, string
 from voiceadapters.handshake import (
     CloseFrame,
     Frame,
@@ -138,57 +138,34 @@ from voiceadapters.handshake import (
     build_url,
 )
 from voiceadapters.secrets import Secret
+from voiceadapters.turns import TurnFence, TurnMemory
 
 from . import messages as m
-from .provider import API_KEY_ENV, CAPABILITIES, WIRE_FORMAT, VatelOptions
+from .provider import API_KEY_ENV, WIRE_FORMAT, VatelOptions, VatelProvider
 
 __all__ = ["CONNECTION_PATH", "TOKEN_PATH", "VatelCodec"]
 
-TOKEN_PATH = "/v1/session-token"
-CONNECTION_PATH = "/v1/connection"
+#: The provider's paths, under the names they had before 0.2.
+TOKEN_PATH = VatelProvider.token_path
+CONNECTION_PATH = VatelProvider.connection_path
 
 #: Keepalive of the PY SDK's ``connect()`` (the Vatel wire spec §10).
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
 
-#: How many turns' text, and how many interrupted turns, are remembered. A
-#: turn normally finishes long before this many others start; the bound only
-#: keeps a misbehaving server from growing the codec without limit.
-_TURN_MEMORY = 32
-
 _EXCERPT = 200
 
 
-class _Malformed(Exception):
-    """A known message lacks a field or has one of the wrong type."""
-
-    def __init__(self, field: str, expected: str) -> None:
-        super().__init__(field, expected)
-        self.field = field
-        self.expected = expected
-
-
 def _require_str(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise _Malformed(key, "a string")
-    return value
+    return string(data.get(key), key)
 
 
 def _optional_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _Malformed(key, "a string")
+    return optional_string(data.get(key), key)
 
 
 def _flag(data: dict[str, Any], key: str, default: bool) -> bool:
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _Malformed(key, "a boolean")
-    return value
+    return boolean(data.get(key), key, default)
 
 
 class VatelCodec(Codec):
@@ -198,13 +175,9 @@ class VatelCodec(Codec):
     ``config`` has no API key.
     """
 
-    provider = "vatel"
-    capabilities = CAPABILITIES
-    wire_input = WIRE_FORMAT
-    wire_output = WIRE_FORMAT
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__()
+    def __init__(self, config: ProviderConfig, provider: VatelProvider | None = None) -> None:
+        self._spec = provider or VatelProvider()
+        super().__init__(self._spec)
         self.config = config
         self.options = config.options_as(VatelOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
@@ -212,11 +185,11 @@ class VatelCodec(Codec):
         self._opened = False
         self._started = False
         # turn_id -> last text of that turn (replace semantics).
-        self._texts: OrderedDict[str, str] = OrderedDict()
+        self._texts: TurnMemory[str] = TurnMemory()
         # The turn whose audio is arriving and not yet finished by is_final.
         self._audio_turn: str | None = None
-        # Interrupted turns, whose late audio is dropped (ordered: oldest first).
-        self._fenced: OrderedDict[str, None] = OrderedDict()
+        # Interrupted turns, whose late audio is dropped.
+        self._fenced = TurnFence()
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             m.RESPONSE_AUDIO: self._on_response_audio,
             m.RESPONSE_TEXT: self._on_response_text,
@@ -237,11 +210,11 @@ class VatelCodec(Codec):
 
     @property
     def token_url(self) -> str:
-        return f"{self.config.http_base}{TOKEN_PATH}"
+        return f"{self.config.http_base}{self._spec.token_path}"
 
     @property
     def connection_url(self) -> str:
-        return f"{self.config.ws_base}{CONNECTION_PATH}"
+        return f"{self.config.ws_base}{self._spec.connection_path}"
 
     def handshake_step(self) -> HttpRequest | WebSocketRequest | None:
         """The token request, then the WebSocket to open, then ``None``."""
@@ -340,8 +313,8 @@ class VatelCodec(Codec):
             return
         try:
             handler(data)
-        except _Malformed as exc:
-            self._error("malformed_message", f"{kind}: field {exc.field!r} must be {exc.expected}")
+        except MalformedField as exc:
+            self._malformed(str(kind), exc)
 
     def _on_response_audio(self, data: dict[str, Any]) -> None:
         # The hot path: one message per agent audio chunk (tens per second).
@@ -383,9 +356,7 @@ class VatelCodec(Codec):
         previous = self._texts.pop(turn_id, "")
         delta = text[len(previous) :] if text.startswith(previous) else text
         if not final:
-            self._texts[turn_id] = text
-            if len(self._texts) > _TURN_MEMORY:
-                self._texts.popitem(last=False)
+            self._texts.set(turn_id, text)
         self._emit(AgentText(text=text, delta=delta, final=final, turn_id=turn_id))
 
     def _on_transcript(self, data: dict[str, Any]) -> None:
@@ -404,23 +375,21 @@ class VatelCodec(Codec):
         turn_id = self._audio_turn
         if turn_id is not None:
             self._audio_turn = None
-            self._fenced[turn_id] = None
-            if len(self._fenced) > _TURN_MEMORY:
-                self._fenced.popitem(last=False)
+            self._fenced.add(turn_id)
         self._emit(Interruption(turn_id=turn_id))
 
     def _on_tool_call(self, data: dict[str, Any]) -> None:
         call_id = data.get("toolCallId", data.get("tool_call_id"))
         if not isinstance(call_id, str):
-            raise _Malformed("toolCallId", "a string")
+            raise MalformedField("toolCallId", "a string")
         name = data.get("toolName", data.get("tool_name"))
         if not isinstance(name, str):
-            raise _Malformed("toolName", "a string")
+            raise MalformedField("toolName", "a string")
         items = data.get("arguments")
         if items is None:
             items = []
         elif not isinstance(items, list):
-            raise _Malformed("arguments", "an array")
+            raise MalformedField("arguments", "an array")
         arguments: dict[str, Any] = {}
         for index, item in enumerate(items):
             if isinstance(item, dict) and isinstance(item.get("name"), str):

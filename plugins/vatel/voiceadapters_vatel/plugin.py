@@ -7,7 +7,7 @@ data); the codec and simulator modules load when first used.
 from __future__ import annotations
 
 from voiceadapters.hookspecs import hookimpl
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 from .provider import VatelProvider
 

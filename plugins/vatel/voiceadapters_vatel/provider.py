@@ -2,7 +2,9 @@
 
 Everything here is data, so registering the plugin imports neither the codec
 nor the simulator (the ``voiceadapters_providers`` hook must be cheap); the
-two factories import them on first use.
+two factories import them on first use. This is the one declaration of the
+protocol's facts — wire formats, capabilities, options, URL paths — which the
+codec and the simulator read from the provider they are built with.
 
 Sources for the choices below: the Vatel OpenAPI document (API 0.2.3,
 ``openapi.json`` in Devpro-Software/vatel-py-sdk), the Python SDK
@@ -21,14 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from voiceadapters.capabilities import Capabilities
 from voiceadapters.config import loopback_config
 from voiceadapters.format import AudioFormat
-from voiceadapters.plugin import Provider
+from voiceadapters.provider import Provider
 
 if TYPE_CHECKING:
+    # Core types only: the codec and the simulator import this module, so
+    # naming them here would make an import cycle.
+    from voiceadapters.codec import Codec
     from voiceadapters.config import ProviderConfig
     from voiceadapters.simulator.base import Simulator
 
-    from .codec import VatelCodec
-    from .simulator import VatelSimulator
 
 __all__ = [
     "API_KEY_ENV",
@@ -168,8 +171,13 @@ class VatelProvider(Provider):
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    demo_default: ClassVar[bool] = True
+    #: REST path of the session-token request (the Vatel wire spec §1).
+    token_path: ClassVar[str] = "/v1/session-token"
+    #: WebSocket path of the session (the Vatel wire spec §2).
+    connection_path: ClassVar[str] = "/v1/connection"
 
-    def make_codec(self, config: ProviderConfig) -> VatelCodec:
+    def make_codec(self, config: ProviderConfig) -> Codec:
         """A :class:`~voiceadapters_vatel.codec.VatelCodec` for ``config``.
 
         Raises :class:`~voiceadapters.errors.ConfigError` when no API key is
@@ -177,15 +185,15 @@ class VatelProvider(Provider):
         """
         from .codec import VatelCodec
 
-        return VatelCodec(config)
+        return VatelCodec(config, provider=self)
 
     def make_simulator(
         self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
-    ) -> VatelSimulator:
+    ) -> Simulator:
         """A :class:`~voiceadapters_vatel.simulator.VatelSimulator` accepting ``api_key``."""
         from .simulator import VatelSimulator
 
-        return VatelSimulator(api_key, scenario=scenario or SCENARIOS[0], pace=pace)
+        return VatelSimulator(api_key, scenario=scenario, pace=pace, provider=self)
 
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         """``vatel://host:port?tls=false&agent_id=<the simulator's agent>``."""

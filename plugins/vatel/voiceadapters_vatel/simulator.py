@@ -80,7 +80,6 @@ Scenarios
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import secrets
 import uuid
@@ -102,16 +101,15 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
-    SimulatorConnection,
     json_response,
 )
 
 from . import messages as m
-from .codec import CONNECTION_PATH, TOKEN_PATH
-from .provider import SCENARIOS, WIRE_FORMAT
+from .provider import WIRE_FORMAT, VatelProvider
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -194,26 +192,20 @@ class VatelSimulator(Simulator):
     issued token opens connections.
     """
 
-    provider = "vatel"
-
     def __init__(
         self,
         api_key: str,
         *,
-        scenario: str = "echo",
+        scenario: str | None = None,
         pace: float = 1.0,
         agent_id: str = DEFAULT_AGENT_ID,
         strict: bool = False,
         token_ttl: float = 300.0,
+        provider: VatelProvider | None = None,
     ) -> None:
-        super().__init__()
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown vatel scenario {scenario!r}; choose from {SCENARIOS}")
-        if not api_key:
-            raise ValueError("the simulator needs a non-empty API key to accept")
-        self._api_key = api_key
-        self.scenario = scenario
-        self.pace = pace
+        self.spec = provider or VatelProvider()
+        # The base class checks the key and the scenario against the provider's list.
+        super().__init__(self.spec, api_key=api_key, scenario=scenario, pace=pace)
         self.agent_id = agent_id
         self.strict = strict
         self.token_ttl = token_ttl
@@ -224,17 +216,16 @@ class VatelSimulator(Simulator):
         return f"<VatelSimulator scenario={self.scenario!r} agent_id={self.agent_id!r}>"
 
     def websocket_paths(self) -> tuple[str, ...]:
-        return (CONNECTION_PATH,)
+        return (self.spec.connection_path,)
 
     # -- token endpoint ------------------------------------------------------
 
     def handle_http(self, request: SimRequest, now: float) -> HttpResponse:
-        if request.path != TOKEN_PATH:
+        if request.path != self.spec.token_path:
             return json_response(404, {"error": "not found"})
         if request.method != "POST":
             return json_response(405, {"error": "method not allowed"}, {"Allow": "POST"})
-        key = request.bearer()
-        if key is None or not hmac.compare_digest(key.encode(), self._api_key.encode()):
+        if not self.bearer_accepted(request):
             return json_response(401, {"error": "invalid API key"})
         if self.scenario == "token_500":
             return json_response(500, {"error": "internal server error (simulated)"})
@@ -301,7 +292,7 @@ class VatelSimulator(Simulator):
     # -- WebSocket endpoint ---------------------------------------------------
 
     def open_websocket(self, request: SimRequest, now: float) -> VatelConnection | HttpResponse:
-        if request.path != CONNECTION_PATH:
+        if request.path != self.spec.connection_path:
             return json_response(404, {"error": "not found"})
         token = request.query.get("token")
         if not token:
@@ -320,7 +311,7 @@ class VatelSimulator(Simulator):
         return connection
 
 
-class VatelConnection(SimulatorConnection):
+class VatelConnection(AgentConnection):
     """One simulated Vatel WebSocket session driven by ``agent``.
 
     ``faults`` is the simulator scenario (``malformed`` and ``drop`` change
@@ -328,13 +319,10 @@ class VatelConnection(SimulatorConnection):
     instead of recording and ignoring it.
     """
 
-    agent: Agent
-
     def __init__(
         self, agent: Agent, *, grant: TokenGrant, faults: str = "echo", strict: bool = False
     ) -> None:
-        super().__init__()
-        self.agent = agent
+        super().__init__(agent)
         self.grant = grant
         self.faults = faults
         self.strict = strict
@@ -394,7 +382,7 @@ class VatelConnection(SimulatorConnection):
                 self._invalid("tool_call_output needs string toolCallId and output", 1007)
         else:
             self._invalid(f"unknown message type {kind!r}", 1008)
-        self._flush_agent()
+        self.flush_agent(now)
 
     def _on_input_audio(self, data: dict[str, Any], now: float) -> None:
         audio = data.get("audio")
@@ -419,24 +407,9 @@ class VatelConnection(SimulatorConnection):
         if self.strict:
             self.send(CloseFrame(close_code, what[:120]))
 
-    def get_timer(self) -> float | None:
-        return None if self.closed else self.agent.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        if self.closed:
-            return
-        self.agent.handle_timer(now)
-        self._flush_agent()
-
     # -- agent actions → Vatel messages -----------------------------------------
 
-    def _flush_agent(self) -> None:
-        for action in self.agent.actions():
-            if self.closed:
-                return
-            self._send_action(action)
-
-    def _send_action(self, action: Action) -> None:
+    def send_action(self, action: Action, now: float) -> None:
         if isinstance(action, AgentSpeech):
             self._before_reply(action.turn_id)
             self._send_message(m.response_audio(action.turn_id, action.pcm, is_final=action.last))
