@@ -50,7 +50,7 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_providers(args: argparse.Namespace) -> int:
     providers = registry.load_all()
     if not providers:
-        print("no providers installed (install a plugin, e.g. plugins/vatel)")
+        print("no providers installed (install a plugin distribution, e.g. one in plugins/)")
         return 0
     if args.json:
         out = [
@@ -224,8 +224,18 @@ def _sample() -> tuple[bytes, AudioFormat]:
         return read_wav(path)
 
 
+def _demo_provider() -> str:
+    """The provider ``demo`` runs without a name: the installed one that
+    declares ``demo_default`` (the first by name), else the first installed."""
+    providers = registry.load_all()
+    if not providers:
+        raise VoiceAdaptersError("no providers installed; install a plugin distribution first")
+    chosen = [name for name, p in sorted(providers.items()) if p.demo_default]
+    return (chosen or sorted(providers))[0]
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider)
+    provider = registry.get(args.provider or _demo_provider())
     pcm, fmt = _sample()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_providers)
 
     p = sub.add_parser("check", help="validate a config string and show its handshake (no network)")
-    p.add_argument("config", metavar="CONFIG", help="config string, e.g. 'vatel://?agent_id=…'")
+    p.add_argument(
+        "config", metavar="CONFIG", help="config string, e.g. 'provider://host?option=value'"
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("simulate", help="serve a provider simulator on loopback until interrupted")
@@ -320,7 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="zero-setup demo: a simulator and a session in one process")
-    p.add_argument("provider", nargs="?", default="vatel", metavar="PROVIDER")
+    p.add_argument(
+        "provider",
+        nargs="?",
+        metavar="PROVIDER",
+        help="whose simulator to run (default: the installed provider that declares itself "
+        "the demo default)",
+    )
     p.add_argument("--output-dir", default="demo-output", help="where to write the WAV and events")
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
     p.set_defaults(func=cmd_demo)

@@ -3,18 +3,19 @@
 Foreign exceptions are mapped to :mod:`voiceadapters.errors` at this seam
 (after httpx's ``map_httpcore_exceptions``), and every message is scrubbed of
 the request's secret values before it can reach an exception or a log line.
+
+``aiohttp`` (its client) is imported by the first HTTP step, and
+``websockets``' asyncio client by the first proxied connection: a session
+whose handshake has no HTTP step, on a direct route, loads neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import Close
 
@@ -24,6 +25,9 @@ from ..handshake import HttpRequest, HttpResponse, Params, WebSocketRequest
 from ..secrets import MASK, Secret
 from .base import Connection, Transport, TransportClosed
 from .websocket import open_sansio_websocket
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 __all__ = ["NetworkTransport", "ScrubbingLogger", "WebSocketConnection", "scrub"]
 
@@ -107,6 +111,8 @@ class NetworkTransport(Transport):
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
         # One client session per request: a voice session makes one token
         # request, and nothing must stay open once the handshake is done.
+        import aiohttp
+
         masked = request.describe().split("  ")[0]
         log.debug("%s: %s", provider, request.describe())
         try:
@@ -145,6 +151,8 @@ class NetworkTransport(Transport):
             if _proxied(url):
                 # websockets' asyncio client connects through the proxy the
                 # environment configures; the Sans-I/O connection does not.
+                from websockets.asyncio.client import connect as ws_connect
+
                 ws = await ws_connect(
                     url,
                     additional_headers=request.reveal_headers() or None,
