@@ -15,7 +15,7 @@ import pytest
 from voiceadapters.audio import best_alignment, pcm_to_array, read_wav, write_wav
 
 from .conftest import SECRET_KEY, speech_sample
-from .test_events import DESIGN_TYPES
+from .test_events import EVENT_TYPES
 
 pytestmark = pytest.mark.network
 
@@ -118,7 +118,7 @@ def test_simulate_prints_the_config_first_then_serves_a_run(tmp_path: Path) -> N
     assert SECRET_KEY not in err
     lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert lines[0]["type"] == "session_started" and lines[-1]["type"] == "session_ended"
-    assert {line["type"] for line in lines} <= DESIGN_TYPES
+    assert {line["type"] for line in lines} <= EVENT_TYPES
     audio_lines = [line for line in lines if line["type"] == "agent_audio"]
     assert audio_lines and all(
         "bytes" in a and "duration_ms" in a and "pcm" not in a for a in audio_lines

@@ -34,16 +34,20 @@ DESIGN_TYPES = {
     "provider_error",
     "unknown_message",
 }
+#: Types the project added to the design's list, each documented in
+#: docs/concepts/events.md: ``session_resumed`` (reconnect, docs/reliability.md).
+ADDED_TYPES = {"session_resumed"}
+EVENT_TYPES = DESIGN_TYPES | ADDED_TYPES
 
 
-def test_union_covers_exactly_the_design_event_types() -> None:
+def test_union_covers_exactly_the_design_event_types_and_the_documented_additions() -> None:
     schema = EventAdapter.json_schema()
     types = {
         d["properties"]["type"]["const"]
         for d in schema["$defs"].values()
         if "type" in d.get("properties", {})
     }
-    assert types == DESIGN_TYPES
+    assert types == EVENT_TYPES
 
 
 def test_events_are_frozen() -> None:

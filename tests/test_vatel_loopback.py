@@ -170,7 +170,8 @@ async def test_malformed_and_unknown_server_messages_become_events_and_the_sessi
 
 async def test_connection_dropped_mid_session_ends_with_connection_lost() -> None:
     async with serve("vatel", scenario="drop") as (_, config, _sim):
-        result = await run_turn(await voiceadapters.connect(config, api_key=SECRET_KEY))
+        session = await voiceadapters.connect(config, api_key=SECRET_KEY, reconnect=False)
+        result = await run_turn(session)
     assert result.ended is not None
     assert result.ended.reason == "connection_lost"
     assert result.ended.close_code is None
@@ -178,7 +179,7 @@ async def test_connection_dropped_mid_session_ends_with_connection_lost() -> Non
 
 async def test_server_shutdown_ends_the_session_with_server_shutdown() -> None:
     async with serve("vatel") as (server, config, _sim):
-        session = await voiceadapters.connect(config, api_key=SECRET_KEY)
+        session = await voiceadapters.connect(config, api_key=SECRET_KEY, reconnect=False)
         assert isinstance(await asyncio.wait_for(session.next_event(), TIMEOUT), SessionStarted)
         await server.stop()
         events = [e async for e in session]

@@ -43,6 +43,7 @@ from .events import (
     Interruption,
     ProviderError,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     ToolCall,
     UnknownMessage,
@@ -52,6 +53,7 @@ from .events import (
 )
 from .format import AudioFormat
 from .provider import Provider
+from .reconnect import ReconnectPolicy
 from .registry import available_providers, get_provider
 from .secrets import Secret
 
@@ -100,6 +102,7 @@ __all__ = [
     "Provider",
     "ProviderConfig",
     "ProviderError",
+    "ReconnectPolicy",
     "Secret",
     "SendAudio",
     "SendText",
@@ -107,6 +110,7 @@ __all__ = [
     "Session",
     "SessionClosedError",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
     "SessionStats",
     "TokenRequestError",

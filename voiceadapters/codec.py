@@ -54,6 +54,7 @@ from .fields import MalformedField
 from .format import AudioFormat
 from .frames import CloseFrame, Frame, OutFrame
 from .handshake import HttpRequest, HttpResponse, WebSocketRequest
+from .reconnect import RETRYABLE_CLOSE_CODES
 
 __all__ = ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
 
@@ -132,6 +133,10 @@ class Codec(ABC):
         self._out: list[OutFrame] = []
         self._events: list[Event] = []
         self._ended = False
+        # How the session ended, for `resumable`: while receive_closed runs,
+        # and whether the end came from it (not from a provider message).
+        self._in_close: tuple[int | None] | None = None
+        self._ended_by_close: tuple[int | None] | None = None
         self._client_closing = False
         self._close_sent = False
 
@@ -156,6 +161,28 @@ class Codec(ABC):
     def closing(self) -> bool:
         """True once the client asked to close."""
         return self._client_closing
+
+    @property
+    def resumable(self) -> bool:
+        """True when the session ended because its connection went away in a
+        way a new connection may continue (the session reconnects,
+        :mod:`voiceadapters.reconnect`): the end came from the connection
+        closing — with no close frame, or with a code in
+        :data:`~voiceadapters.reconnect.RETRYABLE_CLOSE_CODES` — not from a
+        provider message, and the client was not closing. Override it for a
+        protocol whose own close codes say otherwise."""
+        if self._ended_by_close is None or self._client_closing:
+            return False
+        (code,) = self._ended_by_close
+        return code is None or code in RETRYABLE_CLOSE_CODES
+
+    def resume_from(self, previous: Codec) -> bool:
+        """Called on a fresh codec before its handshake when it replaces
+        ``previous``, whose connection was lost. A protocol with native resume
+        (a session id or resume token to present) takes what it needs from
+        ``previous`` and returns ``True`` when the provider will restore the
+        conversation; the default starts afresh and returns ``False``."""
+        return False
 
     # -- handshake -------------------------------------------------------
 
@@ -194,7 +221,11 @@ class Codec(ABC):
         connection dropped without a close frame."""
         if self._ended:
             return
-        self._on_closed(code, reason)
+        self._in_close = (code,)
+        try:
+            self._on_closed(code, reason)
+        finally:
+            self._in_close = None
 
     def handle_command(self, command: Command) -> None:
         """Feed a command from the application.
@@ -321,6 +352,7 @@ class Codec(ABC):
             SessionEnded(reason=reason, provider_reason=provider_reason, close_code=close_code)
         )
         self._ended = True
+        self._ended_by_close = self._in_close
         if close is not None:
             self._send(close)
 

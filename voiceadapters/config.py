@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: Options every provider understands (the rest belong to the provider's schema).
-COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key"})
+COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key", "reconnect", "max_session"})
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -185,6 +185,11 @@ class ProviderConfig(BaseModel):
     api_key: Secret | None = None
     #: ``allow_insecure=true`` was given: plain ws/http to non-loopback hosts is allowed.
     allow_insecure: bool = False
+    #: ``reconnect=false`` turns reconnecting off (:mod:`voiceadapters.reconnect`).
+    reconnect: bool = True
+    #: ``max_session=SECONDS``: the provider's session cap, overriding the
+    #: provider's own (``None``: the provider's, if it declares one).
+    max_session: float | None = None
 
     def allows_plain(self, host: str) -> bool:
         """May this config talk plain (unencrypted) ws/http to ``host``?
@@ -193,6 +198,10 @@ class ProviderConfig(BaseModel):
         loopback always; elsewhere only with ``allow_insecure=true``.
         """
         return is_loopback(host) or self.allow_insecure
+
+    def session_cap(self, provider_cap: float | None) -> float | None:
+        """The session cap in force: ``max_session`` if given, else the provider's."""
+        return self.max_session if self.max_session is not None else provider_cap
 
     @property
     def http_base(self) -> str:
@@ -237,6 +246,10 @@ class ProviderConfig(BaseModel):
             query.insert(0, "tls=false")
         if self.allow_insecure:
             query.insert(1 if not self.tls else 0, "allow_insecure=true")
+        if not self.reconnect:
+            query.append("reconnect=false")
+        if self.max_session is not None:
+            query.append(f"max_session={self.max_session:g}")
         if self.api_key is not None:
             query.append(f"api_key={MASK}")
         scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
@@ -311,6 +324,8 @@ def resolve_config(
         )
     tls = parse_bool("tls", merged.pop("tls", True))
     allow_insecure = parse_bool("allow_insecure", merged.pop("allow_insecure", False))
+    reconnect = parse_bool("reconnect", merged.pop("reconnect", True))
+    max_session = _parse_seconds("max_session", merged.pop("max_session", None))
     host = url.host or provider.default_host
     if not tls and not is_loopback(host) and not allow_insecure:
         raise ConfigError(
@@ -349,4 +364,19 @@ def resolve_config(
         options=opts,
         api_key=key,
         allow_insecure=allow_insecure,
+        reconnect=reconnect,
+        max_session=max_session,
     )
+
+
+def _parse_seconds(name: str, value: Any) -> float | None:
+    """A positive number of seconds from a config string or a keyword, or ``None``."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {name!r} must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"option {name!r} must be a positive number of seconds, not {value!r}")
+    return seconds

@@ -74,7 +74,15 @@ class Driver:
 
     async def open(self) -> None:
         """Run the handshake; raises :class:`~voiceadapters.errors.ConnectError`
-        subclasses when it fails."""
+        subclasses when it fails (the driver is then done: :meth:`wait_closed`
+        returns at once)."""
+        try:
+            await self._open()
+        except BaseException:
+            self.done.set()
+            raise
+
+    async def _open(self) -> None:
         codec = self.codec
         while True:
             step = codec.handshake_step()

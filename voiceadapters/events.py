@@ -33,6 +33,7 @@ __all__ = [
     "Interruption",
     "ProviderError",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
     "ToolCall",
     "UnknownMessage",
@@ -84,6 +85,31 @@ class SessionEnded(_Event):
     reason: EndReason
     provider_reason: str | None = None
     close_code: int | None = None
+
+
+class SessionResumed(_Event):
+    """The session lost its connection and continues on a new one
+    (:mod:`voiceadapters.reconnect`); it takes the place of the new
+    connection's ``session_started``.
+
+    ``cause`` is why the old connection went: the normalized end reason it
+    would have had (``connection_lost``, ``server_shutdown``, ``error``), or
+    ``rollover`` for a planned reconnect before the provider's session cap;
+    ``close_code`` its close code. ``attempts`` counts the connections tried
+    (1: the first worked), ``downtime`` the seconds without a connection.
+    ``state_restored`` is true only when the provider resumed the
+    conversation itself; otherwise the agent starts afresh and the turn in
+    flight when the connection went is lost. ``session_id`` is the new
+    connection's id, if the provider gives one.
+    """
+
+    type: Literal["session_resumed"] = "session_resumed"
+    cause: str
+    attempts: int = Field(ge=1)
+    downtime: float = Field(ge=0.0)
+    state_restored: bool = False
+    close_code: int | None = None
+    session_id: str | None = None
 
 
 class UserSpeechStarted(_Event):
@@ -205,6 +231,7 @@ Event = Annotated[
     SessionStarted
     | AgentReady
     | SessionEnded
+    | SessionResumed
     | UserSpeechStarted
     | UserSpeechStopped
     | UserTranscript

@@ -132,6 +132,15 @@ class AudioPipeline:
         """Agent audio went in since the last flush (the converter may hold a tail)."""
         return self._pending_output
 
+    def end_of_connection(self) -> list[Event]:
+        """The connection went and a new one follows (a reconnect): release
+        the output converter's tail and forget the turns seen, since the new
+        connection's turn ids may repeat the old ones."""
+        out = self.flush_output()
+        self._turn_id = None
+        self._fenced.clear()
+        return out
+
     def flush_output(self) -> list[Event]:
         """Release the output converter's tail now (for providers that never
         mark the end of a turn, after a pause in the agent's audio)."""

@@ -80,6 +80,10 @@ class Provider(ABC):
     #: simulator (when several installed providers say so: the first by name;
     #: when none does: the first installed by name).
     demo_default: ClassVar[bool] = False
+    #: The longest a provider keeps one connection's session (seconds), when
+    #: it documents a cap; the session rolls over to a new connection before
+    #: it (:mod:`voiceadapters.reconnect`). ``None``: no cap.
+    max_session_seconds: ClassVar[float | None] = None
 
     @abstractmethod
     def make_codec(self, config: ProviderConfig) -> Codec:

@@ -19,7 +19,11 @@ session adds what needs the event loop:
 * **bounded buffering**: events wait in a queue for the application. When the
   application falls behind by more than ``max_buffered_audio`` seconds of
   agent audio, the oldest *audio* events are dropped and counted in
-  :attr:`Session.stats`; no other event is ever dropped.
+  :attr:`Session.stats`; no other event is ever dropped;
+* **reconnecting**: when the connection goes in a way a new one may
+  continue (a drop, a server restart, a provider's session cap), the session
+  opens a new one with a fresh handshake and reports ``session_resumed``
+  (:mod:`voiceadapters.reconnect`).
 """
 
 from __future__ import annotations
@@ -35,14 +39,29 @@ from typing import Any
 
 from .capabilities import Capabilities
 from .codec import Codec
-from .commands import Close, Interrupt, SendAudio, SendText, SendToolResult
+from .commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
 from .config import ProviderConfig, parse_config, resolve_config
 from .driver import Driver
-from .errors import BufferOverflowError, SessionClosedError
-from .events import AgentAudio, Event, Interruption, SessionEnded
+from .errors import (
+    AuthenticationError,
+    BufferOverflowError,
+    ConnectError,
+    SessionClosedError,
+    WebSocketRejected,
+)
+from .events import (
+    AgentAudio,
+    Event,
+    Interruption,
+    ProviderError,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+)
 from .format import AudioFormat
 from .pipeline import AudioPipeline
 from .provider import Provider
+from .reconnect import ReconnectPolicy
 from .registry import Registry
 from .registry import registry as default_registry
 from .secrets import Secret
@@ -75,6 +94,58 @@ class SessionStats:
     """High-water mark of agent audio waiting in the queue (bounded by ``max_buffered_audio``)."""
     fenced_audio_events: int = 0
     """``agent_audio`` events discarded because their turn was interrupted."""
+    reconnects: int = 0
+    """Times the session continued on a new connection (``session_resumed`` events)."""
+    held_audio_bytes: int = 0
+    """Microphone audio (wire format) held while reconnecting and sent on the new connection."""
+    dropped_input_bytes: int = 0
+    """Microphone audio (wire format) dropped while reconnecting: beyond
+    ``ReconnectPolicy.hold_audio``, or when reconnecting failed."""
+
+
+@dataclass
+class _Outage:
+    """A lost connection the session is replacing."""
+
+    lost: SessionEnded
+    since: float
+    cause: str
+    attempts: int = 0
+    restored: bool = False
+    retry_after: float | None = None
+
+
+class _Link:
+    """One connection's driver, and whether its events reach the application.
+
+    The live link's events go to the session. A link being opened beside the
+    live one (a rollover) keeps its events until it goes live; a replaced
+    link's last words are dropped.
+    """
+
+    __slots__ = ("backlog", "driver", "live", "session")
+
+    def __init__(self, session: Session, codec: Codec, transport: Transport, *, live: bool) -> None:
+        self.session = session
+        self.live = live
+        self.backlog: list[Event] | None = None if live else []
+        self.driver = Driver(codec, transport, self.on_events)
+
+    def on_events(self, events: list[Event]) -> None:
+        if self.live:
+            self.session._on_events(events)
+        elif self.backlog is not None:
+            self.backlog.extend(events)
+
+    def go_live(self) -> None:
+        self.live = True
+        backlog, self.backlog = self.backlog, None
+        if backlog:
+            self.session._on_events(backlog)
+
+    def retire(self) -> None:
+        self.live = False
+        self.backlog = None
 
 
 class Session:
@@ -93,13 +164,13 @@ class Session:
         max_buffered_audio: float = 30.0,
         registry: Registry | None = None,
         owns_transport: bool = False,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         self.provider = provider
         self.config = config
         self.input_format = input_format
         self.output_format = output_format or input_format
         self.stats = SessionStats()
-        self._codec = codec
         self._transport = transport
         self._owns_transport = owns_transport
         self._registry = registry or default_registry
@@ -117,8 +188,17 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self._input_frame_width = input_format.frame_width
         self._ended: SessionEnded | None = None
-        self._driver = Driver(codec, transport, self._on_events)
         self._closing = False
+        self._policy = reconnect or ReconnectPolicy(enabled=config.reconnect)
+        self._generation = 0
+        self._link = _Link(self, codec, transport, live=True)
+        self._opened_at = 0.0
+        self._failures = 0  # consecutive failed connections (reconnect)
+        self._outage: _Outage | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._rollover: asyncio.TimerHandle | None = None
+        self._held: deque[bytes] = deque()
+        self._held_bytes = 0
         self._purged = 0
         self._delivered_end = False  # session_ended has been handed to the application
         self._tail_timer: asyncio.TimerHandle | None = None
@@ -134,9 +214,26 @@ class Session:
             if self._owns_transport:
                 await self._transport.aclose()
             raise
+        self._connected()
         self._call_hook(
             "voiceadapters_session_started", provider=self.provider.name, config=self.config
         )
+
+    @property
+    def _driver(self) -> Driver:
+        return self._link.driver
+
+    def _connected(self) -> None:
+        """A connection is open: note when, and arm the rollover before a session cap."""
+        loop = self._loop
+        self._opened_at = loop.time()
+        if self._rollover is not None:
+            self._rollover.cancel()
+            self._rollover = None
+        cap = self.config.session_cap(self.provider.max_session_seconds)
+        if cap is not None and self._policy.enabled:
+            lead = min(self._policy.rollover_margin, cap / 10)
+            self._rollover = loop.call_later(max(0.0, cap - lead), self._roll_over, cap)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -156,6 +253,19 @@ class Session:
         """
         if self._ended is None and not self._closing:
             self._closing = True
+            if self._rollover is not None:
+                self._rollover.cancel()
+                self._rollover = None
+            if self._reconnecting is not None and not self._reconnecting.done():
+                # No live connection to close: stop trying, and end here.
+                self._reconnecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._reconnecting
+                self._drop_held()
+                await self._driver.abort()
+                if self._outage is not None and self._outage.cause != "rollover":
+                    self._outage = None
+                    self._enqueue([SessionEnded(reason="client_closed")])
             with contextlib.suppress(SessionClosedError):
                 tail = self._pipeline.flush_input()
                 if tail:
@@ -199,7 +309,7 @@ class Session:
         data = pcm if type(pcm) is bytes else bytes(pcm)
         if len(data) % self._input_frame_width:
             self.input_format.check(data, what="send_audio() data")  # raises
-        buffered = self._codec.audio_buffer()
+        buffered = self._driver.codec.audio_buffer()
         if buffered is not None:
             held, limit = buffered
             if held + self._pipeline.max_encoded(len(data)) > limit:
@@ -208,28 +318,224 @@ class Session:
                 raise BufferOverflowError(self.provider.name, limit, held, len(data))
         wire = self._pipeline.encode(data, checked=True)
         self.stats.audio_bytes_sent += len(data)
-        if wire:
-            await self._driver.command(SendAudio(pcm=wire))
+        if not wire:
+            return
+        if self._reconnecting is not None:
+            self._hold(wire)
+            return
+        await self._driver.command(SendAudio(pcm=wire))
 
     async def send_tool_result(self, call_id: str, output: Any) -> None:
         """Answer ``tool_call`` ``call_id``; a non-str ``output`` is JSON-encoded."""
-        await self._driver.command(SendToolResult.from_value(call_id, output))
+        await self._command(SendToolResult.from_value(call_id, output))
 
     async def send_text(self, text: str) -> None:
         """Send user text instead of speech (capability ``text_input``)."""
-        await self._driver.command(SendText(text=text))
+        await self._command(SendText(text=text))
 
     async def interrupt(self) -> None:
         """Ask the agent to stop speaking (capability ``client_interrupt``)."""
-        await self._driver.command(Interrupt())
+        await self._command(Interrupt())
+
+    async def _command(self, command: Command) -> None:
+        """A command other than audio: while reconnecting it waits for the new
+        connection (and raises ``SessionClosedError`` if there is none)."""
+        task = self._reconnecting
+        if task is not None:
+            await asyncio.wait([task])  # wait for it, without taking its cancellation
+        if self._ended is not None:
+            raise SessionClosedError(f"{self.provider.name} session has ended")
+        await self._driver.command(command)
+
+    # -- reconnecting ----------------------------------------------------------
+
+    def _may_reconnect(self) -> bool:
+        return (
+            self._policy.enabled
+            and not self._closing
+            and self._ended is None
+            and self._driver.codec.resumable
+        )
+
+    def _start_reconnect(self, lost: SessionEnded) -> None:
+        now = self._loop.time()
+        if now - self._opened_at < self._policy.min_uptime:
+            self._failures += 1  # it died straight after opening: not a good connection
+        else:
+            self._failures = 0
+        if self._outage is None:
+            self._outage = _Outage(lost=lost, since=now, cause=lost.reason)
+        log.warning(
+            "%s: connection lost (%s, close code %s); reconnecting",
+            self.provider.name,
+            lost.reason,
+            lost.close_code,
+        )
+        self._reconnecting = self._loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        outage = self._outage
+        assert outage is not None
+        policy = self._policy
+        try:
+            while True:
+                if self._failures >= policy.max_attempts:
+                    self._give_up(f"{self._failures} connection attempts failed")
+                    return
+                delay = policy.delay(self._failures)
+                if outage.retry_after is not None:  # the token endpoint said when
+                    delay = max(delay, outage.retry_after)
+                await asyncio.sleep(delay)
+                outage.attempts += 1
+                previous = self._link
+                codec = self.provider.make_codec(self.config)
+                outage.restored = codec.resume_from(previous.driver.codec)
+                # The new link is live at once: nothing else carries the session.
+                previous.retire()
+                self._link = _Link(self, codec, self._transport, live=True)
+                try:
+                    await self._driver.open()
+                except (AuthenticationError, WebSocketRejected) as exc:
+                    if isinstance(exc, WebSocketRejected) and exc.status not in (401, 403):
+                        self._failures += 1
+                        continue
+                    self._give_up(f"the provider refused the new connection: {exc}")
+                    return
+                except ConnectError as exc:
+                    self._failures += 1
+                    retry_after = getattr(exc, "retry_after", None)
+                    outage.retry_after = retry_after if isinstance(retry_after, float) else None
+                    log.info("%s: reconnect attempt failed: %s", self.provider.name, exc)
+                    continue
+                self._connected()
+                await self._send_held()
+                return
+        finally:
+            self._reconnecting = None
+
+    def _resumed(self, events: list[Event]) -> list[Event]:
+        """The new connection's ``session_started`` becomes ``session_resumed``."""
+        outage = self._outage
+        assert outage is not None
+        for i, event in enumerate(events):
+            if isinstance(event, SessionStarted):
+                self._outage = None
+                self.stats.reconnects += 1
+                resumed = SessionResumed(
+                    cause=outage.cause,
+                    attempts=max(1, outage.attempts),
+                    downtime=max(0.0, self._opened_at - outage.since),
+                    state_restored=outage.restored,
+                    close_code=outage.lost.close_code,
+                    session_id=event.session_id,
+                )
+                return [*events[:i], resumed, *events[i + 1 :]]
+        return events
+
+    def _give_up(self, why: str) -> None:
+        outage = self._outage
+        assert outage is not None
+        self._outage = None
+        self._drop_held()
+        log.warning("%s: giving up reconnecting: %s", self.provider.name, why)
+        self._enqueue(
+            [
+                ProviderError(code="reconnect_failed", message=why, fatal=True),
+                outage.lost,
+            ]
+        )
+
+    def _roll_over(self, cap: float) -> None:
+        """Before the provider's session cap: reconnect on purpose, at a moment
+        no agent audio is arriving (waiting at most until the cap is near)."""
+        self._rollover = None
+        if self._ended is not None or self._closing or self._reconnecting is not None:
+            return
+        loop = self._loop
+        left = self._opened_at + cap - loop.time()
+        if loop.time() - self._last_audio < 0.5 and left > 1.0:
+            self._rollover = loop.call_later(0.25, self._roll_over, cap)
+            return
+        self._reconnecting = loop.create_task(self._rollover_to_new_connection())
+
+    async def _rollover_to_new_connection(self) -> None:
+        """Make before break: the new connection opens while the old one still
+        carries the session; then it goes live and the old one is closed,
+        unheard."""
+        old = self._link
+        started = self._loop.time()
+        try:
+            codec = self.provider.make_codec(self.config)
+            restored = codec.resume_from(old.driver.codec)
+            new = _Link(self, codec, self._transport, live=False)
+            try:
+                await new.driver.open()
+            except ConnectError as exc:
+                log.warning("%s: rollover failed, staying on: %s", self.provider.name, exc)
+                self._connected()  # try again before the next cap
+                return
+            self._outage = _Outage(
+                lost=SessionEnded(reason="client_closed"),
+                since=started,
+                cause="rollover",
+                attempts=1,
+                restored=restored,
+            )
+            old.retire()
+            self._link = new
+            self._enqueue(self._pipeline.end_of_connection())
+            self._connected()
+            self._opened_at = started  # no downtime: the old connection was still up
+            new.go_live()
+            with contextlib.suppress(SessionClosedError):
+                await old.driver.command(Close())
+        finally:
+            self._reconnecting = None
+        await self._send_held()
+
+    def _hold(self, wire: bytes) -> None:
+        limit = self._driver.codec.wire_input.bytes_for(self._policy.hold_audio)
+        self._held.append(wire)
+        self._held_bytes += len(wire)
+        while self._held and self._held_bytes > limit:
+            dropped = self._held.popleft()
+            self._held_bytes -= len(dropped)
+            self.stats.dropped_input_bytes += len(dropped)
+
+    async def _send_held(self) -> None:
+        """Send the held audio on the new connection, in order."""
+        while self._held:
+            pcm = self._held.popleft()
+            self._held_bytes -= len(pcm)
+            try:
+                await self._driver.command(SendAudio(pcm=pcm))
+            except (BufferOverflowError, SessionClosedError):
+                self.stats.dropped_input_bytes += len(pcm)
+                continue
+            self.stats.held_audio_bytes += len(pcm)
+
+    def _drop_held(self) -> None:
+        self.stats.dropped_input_bytes += self._held_bytes
+        self._held.clear()
+        self._held_bytes = 0
 
     # -- events --------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
+        if self._outage is not None:
+            events = self._resumed(events)
+        if events and type(events[-1]) is SessionEnded and self._may_reconnect():
+            # A codec's session_ended is always its last event.
+            lost = events[-1]
+            assert isinstance(lost, SessionEnded)
+            self._enqueue(self._pipeline.process(events[:-1]))
+            self._enqueue(self._pipeline.end_of_connection())
+            self._start_reconnect(lost)
+            return
         self._enqueue(self._pipeline.process(events))
-        if self._flush_tails and self._pipeline.pending_output:
+        if self._pipeline.pending_output and (self._flush_tails or self._rollover is not None):
             self._last_audio = self._loop.time()
-            if self._tail_timer is None:
+            if self._flush_tails and self._tail_timer is None:
                 self._arm_tail_flush(TAIL_FLUSH_GAP)
 
     def _arm_tail_flush(self, delay: float) -> None:
@@ -411,6 +717,12 @@ class _Events:
         return event
 
 
+def _policy(value: bool | ReconnectPolicy | None, config: ProviderConfig) -> ReconnectPolicy:
+    if isinstance(value, ReconnectPolicy):
+        return value
+    return ReconnectPolicy(enabled=config.reconnect if value is None else value)
+
+
 class _Connecting:
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
@@ -445,6 +757,7 @@ def connect(
     max_buffered_audio: float = 30.0,
     transport: Transport | None = None,
     registry: Registry | None = None,
+    reconnect: bool | ReconnectPolicy | None = None,
     **options: Any,
 ) -> _Connecting:
     """Open a voice session described by ``config``.
@@ -456,6 +769,8 @@ def connect(
     of the ``agent_audio`` you will get, in frames of ``output_frame_ms``
     (``None``: as the provider chunks them). ``transport`` replaces the
     network (for example :class:`~voiceadapters.transports.memory.MemoryTransport`).
+    ``reconnect`` (``True``/``False`` or a :class:`~voiceadapters.reconnect.ReconnectPolicy`)
+    overrides the config string's ``reconnect`` option (default: on).
 
     Use ``async with connect(...) as session:`` or ``session = await connect(...)``
     (then ``await session.close()``). Raises :class:`~voiceadapters.errors.ConfigError`,
@@ -487,6 +802,7 @@ def connect(
             max_buffered_audio=max_buffered_audio,
             registry=reg,
             owns_transport=owns,
+            reconnect=_policy(reconnect, resolved),
         )
         await session._open()
         return session

@@ -57,7 +57,17 @@ from voiceadapters_example import ExampleProvider
 from voiceadapters_example.codec import ExampleCodec
 from voiceadapters_example.simulator import ExampleSimulator
 
-__all__ = ["BROKEN", "EXTRA", "MISSING", "NOT_TARGETED", "PLUGIN", "PRIMARY", "Broken", "by_target"]
+__all__ = [
+    "BROKEN",
+    "EXTRA",
+    "MISSING",
+    "NETWORK_ONLY",
+    "NOT_TARGETED",
+    "PLUGIN",
+    "PRIMARY",
+    "Broken",
+    "by_target",
+]
 
 #: Every broken provider, in case order.
 BROKEN: list[Provider] = []
@@ -66,10 +76,14 @@ MISSING: list[tuple[str, str]] = []
 #: Further defects aimed at a case that already has its broken plugin: each
 #: must fail exactly its family too.
 EXTRA: list[Provider] = []
+#: Broken plugins aimed at a network-only case: each fails exactly that case
+#: at the network level (the codec level cannot run it).
+NETWORK_ONLY: list[Provider] = []
 
 #: Cases no single plugin defect can make fail on its own, and why.
 NOT_TARGETED: dict[str, str] = {
     "9.3": "tests the session's bounded queue (core); its other checks repeat 2.1, 4.1 and 4.3",
+    "9.4": "network only (reconnect is the session's); its broken plugin is in NETWORK_ONLY",
 }
 
 
@@ -103,13 +117,14 @@ def broken(
     make: Callable[[type[Codec], ProviderConfig, Provider], Codec] | None = None,
     simulator: type[Simulator] | None = None,
     extra: bool = False,
+    network_only: bool = False,
 ) -> Callable[[type[Codec]], type[Codec]]:
     """Class decorator for a broken codec: registers a provider deriving from
     ``base`` whose codec it is, aimed at case ``target``. The codec's
     docstring is the defect. ``make(codec_class, config, provider)`` builds
     the codec when its constructor wants more than the config and provider; ``simulator`` replaces
     the base's simulator class. ``extra=True`` files it under :data:`EXTRA`
-    instead. ``base=None``: the base plugin is not installed."""
+    instead, ``network_only=True`` under :data:`NETWORK_ONLY`. ``base=None``: the base plugin is not installed."""
 
     def register(codec_class: type[Codec]) -> type[Codec]:
         words = re.sub(r"(?<!^)(?=[A-Z])", "-", codec_class.__name__).lower()
@@ -132,7 +147,7 @@ def broken(
                 api_key, scenario=scenario or self.scenarios[0], pace=pace
             )
         provider = type(f"Broken{codec_class.__name__}", (Broken, base), attrs)()
-        (EXTRA if extra else BROKEN).append(provider)
+        (NETWORK_ONLY if network_only else EXTRA if extra else BROKEN).append(provider)
         return codec_class
 
     return register
@@ -454,6 +469,15 @@ class AgentSamplesLost(ExampleCodec):
         )
 
 
+@broken(ExampleProvider, "9.4", network_only=True)
+class NeverResumes(ExampleCodec):
+    """Every end is final: a dropped connection is never continued on a new one."""
+
+    @property
+    def resumable(self) -> bool:
+        return False
+
+
 @broken(VatelProvider, "4.2", extra=True)
 class TextIsOnlyTheDelta(VatelCodec):
     """agent_text.text carries only the delta (4.2 compares the final text
@@ -484,7 +508,7 @@ class BrokenPlugins:
 
     @hookimpl
     def voiceadapters_providers(self) -> list[Provider]:
-        return list(BROKEN)
+        return [*BROKEN, *NETWORK_ONLY]
 
 
 PLUGIN = BrokenPlugins()

@@ -18,7 +18,7 @@ from voiceadapters.registry import registry
 from voiceadapters_conformance import CASES, FAMILIES, run_suite, table
 from voiceadapters_conformance.runner import Report
 
-from .broken import BROKEN, EXTRA, MISSING, NOT_TARGETED, PRIMARY, by_target
+from .broken import BROKEN, EXTRA, MISSING, NETWORK_ONLY, NOT_TARGETED, PRIMARY, by_target
 
 
 def failed_families(report: Report) -> set[str]:
@@ -86,3 +86,14 @@ def test_extra_broken_plugins_fail_exactly_their_family(provider: Provider) -> N
     target: str = provider.target  # type: ignore[attr-defined]
     report = run_suite(provider, ("codec",))
     assert failed_families(report) == {CASES[target].family}, table(report)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("provider", NETWORK_ONLY, ids=lambda p: p.name)
+def test_network_only_broken_plugins_fail_exactly_their_case(
+    provider: Provider, broken_registered: None
+) -> None:
+    """A defect only the network level can see fails its case there, and nothing else."""
+    target: str = provider.target  # type: ignore[attr-defined]
+    report = run_suite(provider, ("network",))
+    assert {r.case.id for r in report.failed} == {target}, table(report)

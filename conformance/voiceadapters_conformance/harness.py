@@ -118,8 +118,12 @@ class Harness(ABC):
         api_key: str | None = None,
         pace: float = 0.0,
         max_buffered_audio: float = 30.0,
+        reconnect: bool | None = None,
     ) -> None:
-        """Start the simulator and the session. Raises what connecting raises."""
+        """Start the simulator and the session. Raises what connecting raises.
+
+        ``reconnect`` turns the session's reconnect on or off (``None``: the
+        library's default, on); it matters at network level only."""
 
     @abstractmethod
     async def close(self) -> SessionEnded:
@@ -239,6 +243,7 @@ class CodecHarness(Harness):
         api_key: str | None = None,
         pace: float = 1.0,
         max_buffered_audio: float = 30.0,
+        reconnect: bool | None = None,
     ) -> None:
         self._sim, key = self._begin(scenario, app_format, api_key, pace)
         config = self._config(self._sim, 443, key)
@@ -374,6 +379,7 @@ class NetworkHarness(Harness):
         api_key: str | None = None,
         pace: float = 0.0,
         max_buffered_audio: float = 30.0,
+        reconnect: bool | None = None,
     ) -> None:
         from voiceadapters.session import connect
         from voiceadapters.simulator.server import SimulatorServer
@@ -411,6 +417,7 @@ class NetworkHarness(Harness):
                 output_format=self.app_format,
                 max_buffered_audio=max_buffered_audio,
                 transport=Recording(),
+                reconnect=reconnect,
             )
         except VoiceAdaptersError as exc:
             self.rendered.append(str(exc))

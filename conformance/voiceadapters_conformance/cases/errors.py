@@ -58,9 +58,9 @@ async def unknown(h: Harness, ctx: CaseContext) -> None:
 
 @case("8.3", "fatal close is reported with its code")
 async def fatal_close(h: Harness, ctx: CaseContext) -> None:
-    """A server close with 1011 (internal error) ends the session with reason
-    ``error`` and ``close_code`` 1011."""
-    await h.open("echo")
+    """With reconnect off, a server close with 1011 (internal error) ends the
+    session with reason ``error`` and ``close_code`` 1011."""
+    await h.open("echo", reconnect=False)
     ctx.check(await h.wait_for(_started, 10), "no session_started")
     await h.inject(CloseFrame(1011, "internal error"))
     ctx.check(await h.wait_for(ended, 10), "a fatal close did not end the session")

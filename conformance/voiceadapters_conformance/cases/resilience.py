@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from voiceadapters.events import AgentAudioDone, SessionEnded, SessionStarted, UserTranscript
+from voiceadapters.events import (
+    AgentAudio,
+    AgentAudioDone,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+    UserTranscript,
+)
 
 from ..framework import CaseContext, case
 from ..harness import Harness, NetworkHarness
@@ -17,9 +24,9 @@ def _started(events: list) -> bool:  # type: ignore[type-arg]
 
 @case("9.1", "connection loss ends with connection_lost")
 async def connection_lost(h: Harness, ctx: CaseContext) -> None:
-    """A connection cut without a closing handshake ends the session with
-    ``connection_lost`` and no close code."""
-    await h.open("echo")
+    """With reconnect off, a connection cut without a closing handshake ends
+    the session with ``connection_lost`` and no close code."""
+    await h.open("echo", reconnect=False)
     ctx.check(await h.wait_for(_started, 10), "no session_started")
     await h.drop()
     ctx.check(await h.wait_for(ended, 10), "a lost connection did not end the session")
@@ -31,9 +38,9 @@ async def connection_lost(h: Harness, ctx: CaseContext) -> None:
 
 @case("9.2", "server shutdown ends with server_shutdown")
 async def server_shutdown(h: Harness, ctx: CaseContext) -> None:
-    """A server going away (close 1001) ends the session with
-    ``server_shutdown`` and ``close_code`` 1001."""
-    await h.open("echo")
+    """With reconnect off, a server going away (close 1001) ends the session
+    with ``server_shutdown`` and ``close_code`` 1001."""
+    await h.open("echo", reconnect=False)
     ctx.check(await h.wait_for(_started, 10), "no session_started")
     await h.server_going_away()
     ctx.check(await h.wait_for(ended, 10), "a server shutdown did not end the session")
@@ -78,4 +85,29 @@ async def slow_consumer(h: Harness, ctx: CaseContext) -> None:
         )
     ctx.note(
         f"dropped {stats.dropped_audio_events} audio events ({stats.dropped_audio_bytes} bytes)"
+    )
+
+
+@case("9.4", "a dropped connection resumes", levels=("network",))
+async def connection_resumed(h: Harness, ctx: CaseContext) -> None:
+    """With reconnect on (the default), a connection cut without a closing
+    handshake is replaced: one ``session_resumed`` arrives within 2 s instead
+    of ``session_ended``, and the next utterance on the new connection is
+    answered with agent audio. (Its ``cause`` is the end reason 9.1 checks.)"""
+    assert isinstance(h, NetworkHarness)
+    await h.open("echo")
+    ctx.check(await h.wait_for(_started, 10), "no session_started")
+    await h.drop()
+    resumed = await h.wait_for(lambda es: any(isinstance(e, SessionResumed) for e in es), 2.0)
+    ctx.check(resumed, "no session_resumed within 2 s of the drop")
+    ctx.check(not any(isinstance(e, SessionEnded) for e in h.events), "the drop ended the session")
+    if not resumed:
+        return
+    event = next(e for e in h.events if isinstance(e, SessionResumed))
+    mark = len(h.events)
+    await h.speak(speech(h.app_format))
+    answered = await h.wait_for(lambda es: any(isinstance(e, AgentAudio) for e in es[mark:]), 20)
+    ctx.check(answered, "no agent audio on the new connection")
+    ctx.note(
+        f"resumed ({event.cause}) after {event.downtime * 1000:.0f} ms, {event.attempts} attempt(s)"
     )

@@ -293,7 +293,7 @@ async def test_provider_session_ended_reasons(
 
 async def test_server_going_away_ends_with_server_shutdown_1001(serve_sim) -> None:
     async with serve_sim() as (server, config, _sim):
-        session = await voiceadapters.connect(config, api_key=API_KEY)
+        session = await voiceadapters.connect(config, api_key=API_KEY, reconnect=False)
         assert isinstance(await asyncio.wait_for(session.next_event(), TIMEOUT), SessionStarted)
         await server.stop()
         events = await all_events(session)
@@ -305,7 +305,8 @@ async def test_server_going_away_ends_with_server_shutdown_1001(serve_sim) -> No
 async def test_dropped_connection_ends_with_connection_lost(serve_sim) -> None:
     pcm, _ = speech_sample()
     async with serve_sim(scenario="drop") as (_, config, _sim):
-        result = await echo_run(await voiceadapters.connect(config, api_key=API_KEY), pcm)
+        session = await voiceadapters.connect(config, api_key=API_KEY, reconnect=False)
+        result = await echo_run(session, pcm)
     assert result.ended == SessionEnded(reason="connection_lost")
 
 

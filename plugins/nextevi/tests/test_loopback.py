@@ -191,13 +191,14 @@ async def test_wrong_key_gets_an_error_and_ends_with_auth_failed() -> None:
 
 async def test_dropped_connection_ends_with_connection_lost() -> None:
     async with serve_simulator("nextevi", api_key=KEY, scenario="drop") as (_, config, _sim):
-        result = await run_turn(await voiceadapters.connect(config, api_key=KEY))
+        session = await voiceadapters.connect(config, api_key=KEY, reconnect=False)
+        result = await run_turn(session)
     assert result.ended == SessionEnded(reason="connection_lost")
 
 
 async def test_server_stopping_ends_with_server_shutdown() -> None:
     async with serve_simulator("nextevi", api_key=KEY) as (server, config, _sim):
-        session = await voiceadapters.connect(config, api_key=KEY)
+        session = await voiceadapters.connect(config, api_key=KEY, reconnect=False)
         assert isinstance(await asyncio.wait_for(session.next_event(), TIMEOUT), SessionStarted)
         await server.stop()
         events = [e async for e in session]
