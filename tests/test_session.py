@@ -12,7 +12,7 @@ The scripted protocol: server text frames are JSON objects —
 ``{"started": id}`` (session_started), ``{"turn": t}`` (later binary frames
 are turn ``t``), ``{"say": text}`` (agent_text), ``{"interrupted": t}``
 (interruption), ``{"done": t}`` (agent_audio_done), ``{"end": reason}``
-(session_ended) — and binary frames are agent audio. The client sends its
+(session_ended), ``{"boom": …}`` (the codec has a bug and raises) — and binary frames are agent audio. The client sends its
 audio as binary frames and ``send_text`` as ``{"text": …}``; the server
 answers a text with the frames its script lists under that text.
 """
@@ -39,6 +39,7 @@ from voiceadapters.events import (
     AgentText,
     Event,
     Interruption,
+    ProviderError,
     SessionEnded,
     SessionStarted,
 )
@@ -86,7 +87,7 @@ class ScriptedCodec(Codec):
 
     def _on_frame(self, frame: Frame) -> None:
         if isinstance(frame, bytes):
-            self._emit(AgentAudio(pcm=frame, format=PCM16, turn_id=self._turn))
+            self._emit(AgentAudio(pcm=frame, format=self.wire_output, turn_id=self._turn))
             return
         message = json.loads(frame)
         if "started" in message:
@@ -101,6 +102,8 @@ class ScriptedCodec(Codec):
             self._emit(AgentAudioDone(turn_id=message["done"]))
         elif "end" in message:
             self._end(message["end"])
+        elif "boom" in message:
+            raise KeyError(message["boom"])  # a plugin bug
 
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
@@ -166,6 +169,26 @@ class ScriptedProvider(Provider):
         return loopback_config(self.name, host, port)
 
 
+PCM24 = AudioFormat(24000)
+
+
+class UnendingCodec(ScriptedCodec):
+    """The scripted protocol with 24 kHz agent audio and no end-of-turn marks."""
+
+    provider = "unending"
+    capabilities = Capabilities(text_input=True)
+    wire_output = PCM24
+
+
+class UnendingProvider(ScriptedProvider):
+    name: ClassVar[str] = "unending"
+    wire_output: ClassVar[AudioFormat] = PCM24
+    capabilities: ClassVar[Capabilities] = UnendingCodec.capabilities
+
+    def make_codec(self, config: ProviderConfig) -> UnendingCodec:
+        return UnendingCodec(config)
+
+
 class ObservingPlugin:
     """A plugin offering the scripted provider and watching every session."""
 
@@ -175,7 +198,7 @@ class ObservingPlugin:
 
     @hookimpl
     def voiceadapters_providers(self) -> list[Provider]:
-        return [ScriptedProvider()]
+        return [ScriptedProvider(), UnendingProvider()]
 
     @hookimpl
     def voiceadapters_session_started(self, provider: str, config: ProviderConfig) -> None:
@@ -196,13 +219,17 @@ def tone(index: int, nbytes: int = FRAME) -> bytes:
 
 
 async def scripted(
-    script: Script, *, plugin: ObservingPlugin | None = None, **kwargs: Any
+    script: Script,
+    *,
+    plugin: ObservingPlugin | None = None,
+    provider: str = "scripted",
+    **kwargs: Any,
 ) -> tuple[voiceadapters.Session, ScriptedSimulator]:
     registry = Registry(group="voiceadapters.tests.none")
     registry.register_plugin(plugin or ObservingPlugin())
     simulator = ScriptedSimulator(script)
     session = await voiceadapters.connect(
-        "scripted://",
+        f"{provider}://",
         api_key=KEY,
         transport=MemoryTransport(simulator),
         registry=registry,
@@ -495,3 +522,41 @@ async def test_a_failing_hook_is_logged_and_the_session_goes_on(
     await session.send_audio(tone(3))
     assert bytes(simulator.connections[0].received_audio) == tone(3)
     assert (await session.close()).reason == "client_closed"
+
+
+async def test_a_codec_bug_ends_the_session_with_codec_error_then_error() -> None:
+    plugin = ObservingPlugin()
+    script = {"": [text({"started": "s-1"}), text({"boom": "secret-looking"}), text({"say": "x"})]}
+    session, _ = await scripted(script, plugin=plugin)
+    events = await read_all(session)
+    assert [e.type for e in events] == ["session_started", "provider_error", "session_ended"]
+    error, ended = events[1:]
+    assert isinstance(error, ProviderError) and isinstance(ended, SessionEnded)
+    assert error.code == "codec_error" and error.fatal and "KeyError" in error.message
+    assert "secret-looking" not in error.message
+    assert ended.reason == "error"
+    assert plugin.ended == [("scripted", ended)]
+    with pytest.raises(SessionClosedError):
+        await session.send_audio(tone(1))
+    assert await session.close() is ended
+
+
+async def test_the_converter_tail_is_released_for_providers_without_turn_ends() -> None:
+    speech, _ = speech_sample()
+    from voiceadapters.audio import StreamConverter
+
+    conv = StreamConverter(PCM16, PCM24)
+    agent = conv.convert(speech[:32000]) + conv.flush()
+    back = StreamConverter(PCM24, PCM16)
+    expected = len(back.convert(agent) + back.flush())
+    frames = [agent[i : i + 960] for i in range(0, len(agent), 960)]
+    session, _ = await scripted({"go": [text({"turn": "t1"}), *frames]}, provider="unending")
+    await session.send_text("go")
+    received = 0
+    while received < expected:  # the last few ms come after a pause, not never
+        event = await session.next_event(timeout=TIMEOUT)
+        if isinstance(event, AgentAudio):
+            assert event.format == PCM16
+            received += len(event.pcm)
+    assert received == expected
+    await session.close()
