@@ -300,14 +300,23 @@ async def test_an_echo_turn_arrives_in_the_application_format(app_rate: int) -> 
 
 
 async def test_next_event_with_timeout_zero_returns_a_queued_event() -> None:
-    start = [text({"started": "s-1"}), text({"say": "hello"})]
-    session, _ = await scripted({"": start})
-    first = await session.next_event(timeout=TIMEOUT)
-    assert isinstance(first, SessionStarted)
+    script = {"": [text({"started": "s-1"}), text({"say": "hello"}), text({"end": "completed"})]}
+    session, _ = await scripted(script)
+    await until(lambda: session.ended is not None)  # all three queued, none read
+    first = await session.next_event(timeout=0)
+    assert isinstance(first, SessionStarted) and first.session_id == "s-1"
     queued = await session.next_event(timeout=0)
     assert isinstance(queued, AgentText) and queued.text == "hello"
+    assert await session.next_event(timeout=0) is session.ended
+    assert await session.next_event(timeout=0) is None, "nothing after session_ended"
+
+
+async def test_next_event_with_timeout_zero_and_nothing_queued_times_out() -> None:
+    session, _ = await scripted({})
     with pytest.raises(asyncio.TimeoutError):
         await session.next_event(timeout=0)
+    with pytest.raises(asyncio.TimeoutError):
+        await session.next_event(timeout=0.01)
     await session.close()
 
 
