@@ -1,12 +1,15 @@
-"""Shared fixtures: the provider, a speech-like test signal, configs and codec pairs.
+"""Shared fixtures: the provider, a speech-like test signal, configs, codec pairs
+and loopback servers.
 
 Everything is real: the Vatel codec talks to the Vatel simulator in memory
-through :class:`voiceadapters.testing.CodecPair`, on a fake clock.
+through :class:`voiceadapters.testing.CodecPair`, on a fake clock, or over real
+HTTP and WebSocket on 127.0.0.1 (:func:`serve`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +19,9 @@ import pytest
 from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.events import Event
 from voiceadapters.handshake import HttpResponse
-from voiceadapters.testing import CodecPair
+from voiceadapters.simulator.base import Simulator
+from voiceadapters.simulator.server import SimulatorServer
+from voiceadapters.testing import CodecPair, serve_simulator
 from voiceadapters_vatel import VatelCodec, VatelProvider, VatelSimulator, messages
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -141,3 +146,25 @@ def types(events: list[Event]) -> list[str]:
 @pytest.fixture
 def collapse() -> Callable[[list[Event]], list[str]]:
     return types
+
+
+# -- loopback --------------------------------------------------------------------------
+
+#: The loopback simulator's key (a key that must never show up in any output).
+LOOPBACK_KEY = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    *, scenario: str | None = None, pace: float = 0.0, api_key: str = LOOPBACK_KEY
+) -> AsyncIterator[tuple[SimulatorServer, str, Simulator]]:
+    """The Vatel simulator on 127.0.0.1 (``pace=0``: audio unpaced):
+    ``(server, config string, simulator)``."""
+    async with serve_simulator("vatel", api_key=api_key, scenario=scenario, pace=pace) as served:
+        yield served
+
+
+@pytest.fixture
+def serve_sim() -> Callable[..., Any]:
+    """:func:`serve` as a fixture."""
+    return serve

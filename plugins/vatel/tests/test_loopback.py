@@ -36,12 +36,13 @@ from voiceadapters.events import (
     UnknownMessage,
 )
 from voiceadapters.runner import stream_recording
-
-from .conftest import SECRET_KEY, serve, speech_sample
+from voiceadapters.testing import speech_sample
 
 pytestmark = pytest.mark.network
 
 TIMEOUT = 30
+#: The loopback simulator's key (conftest.LOOPBACK_KEY); it must never show up in any output.
+SECRET_KEY = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
 
 
 def types(events: list) -> list[str]:  # type: ignore[type-arg]
@@ -56,14 +57,14 @@ async def run_turn(session: voiceadapters.Session, **kwargs):  # type: ignore[no
 
 
 @pytest.mark.parametrize("app_rate", [16000, 24000, 48000])
-async def test_echo_session_round_trips_speech_with_high_fidelity(app_rate: int) -> None:
+async def test_echo_session_round_trips_speech_with_high_fidelity(serve_sim, app_rate: int) -> None:
     pcm16, fmt16 = speech_sample()
     fmt = AudioFormat(app_rate)
     from voiceadapters.audio import StreamConverter
 
     conv = StreamConverter(fmt16, fmt)
     pcm = conv.convert(pcm16) + conv.flush()
-    async with serve("vatel") as (_, config, _sim):
+    async with serve_sim() as (_, config, _sim):
         session = await voiceadapters.connect(
             config, api_key=SECRET_KEY, input_format=fmt, output_format=fmt
         )
@@ -90,8 +91,8 @@ async def test_echo_session_round_trips_speech_with_high_fidelity(app_rate: int)
     assert ncc >= 0.9
 
 
-async def test_agent_text_accumulates_and_the_last_is_final() -> None:
-    async with serve("vatel") as (_, config, _sim):
+async def test_agent_text_accumulates_and_the_last_is_final(serve_sim) -> None:
+    async with serve_sim() as (_, config, _sim):
         result = await run_turn(await voiceadapters.connect(config, api_key=SECRET_KEY))
     texts = [e for _, e in result.events if e.type == "agent_text"]
     assert texts and texts[-1].final
@@ -99,8 +100,8 @@ async def test_agent_text_accumulates_and_the_last_is_final() -> None:
     assert "".join(t.delta for t in texts) == texts[-1].text
 
 
-async def test_tool_call_round_trip() -> None:
-    async with serve("vatel", scenario="tool_call") as (_, config, sim):
+async def test_tool_call_round_trip(serve_sim) -> None:
+    async with serve_sim(scenario="tool_call") as (_, config, sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY)
         result = await run_turn(session, tool_output={"table": "booked"})
     events = [e for _, e in result.events]
@@ -123,9 +124,9 @@ async def test_tool_call_round_trip() -> None:
     assert any(isinstance(e, AgentAudioDone) for e in events)
 
 
-async def test_barge_in_interrupts_and_no_audio_of_the_interrupted_turn_follows() -> None:
+async def test_barge_in_interrupts_and_no_audio_of_the_interrupted_turn_follows(serve_sim) -> None:
     pcm, fmt = speech_sample()
-    async with serve("vatel", scenario="barge_in", pace=1.0) as (_, config, _sim):
+    async with serve_sim(scenario="barge_in", pace=1.0) as (_, config, _sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY)
         events = []
         # First utterance, then silence until the agent starts speaking.
@@ -153,10 +154,10 @@ async def test_barge_in_interrupts_and_no_audio_of_the_interrupted_turn_follows(
     assert not [e for e in after if isinstance(e, AgentAudioDone) and e.turn_id == interrupted]
 
 
-async def test_malformed_and_unknown_server_messages_become_events_and_the_session_goes_on() -> (
-    None
-):
-    async with serve("vatel", scenario="malformed") as (_, config, _sim):
+async def test_malformed_and_unknown_server_messages_become_events_and_the_session_goes_on(
+    serve_sim,
+) -> None:
+    async with serve_sim(scenario="malformed") as (_, config, _sim):
         result = await run_turn(await voiceadapters.connect(config, api_key=SECRET_KEY))
     events = [e for _, e in result.events]
     codes = {e.code for e in events if isinstance(e, ProviderError)}
@@ -168,8 +169,10 @@ async def test_malformed_and_unknown_server_messages_become_events_and_the_sessi
     assert result.ended is not None and result.ended.reason == "client_closed"
 
 
-async def test_connection_dropped_mid_session_ends_with_connection_lost() -> None:
-    async with serve("vatel", scenario="drop") as (_, config, _sim):
+async def test_with_reconnect_off_a_dropped_connection_ends_with_connection_lost(
+    serve_sim,
+) -> None:
+    async with serve_sim(scenario="drop") as (_, config, _sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY, reconnect=False)
         result = await run_turn(session)
     assert result.ended is not None
@@ -177,8 +180,8 @@ async def test_connection_dropped_mid_session_ends_with_connection_lost() -> Non
     assert result.ended.close_code is None
 
 
-async def test_server_shutdown_ends_the_session_with_server_shutdown() -> None:
-    async with serve("vatel") as (server, config, _sim):
+async def test_with_reconnect_off_server_shutdown_ends_the_session(serve_sim) -> None:
+    async with serve_sim() as (server, config, _sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY, reconnect=False)
         assert isinstance(await asyncio.wait_for(session.next_event(), TIMEOUT), SessionStarted)
         await server.stop()
@@ -188,14 +191,14 @@ async def test_server_shutdown_ends_the_session_with_server_shutdown() -> None:
     assert events[-1].close_code == 1001
 
 
-async def test_provider_session_ended_message_ends_with_completed() -> None:
-    async with serve("vatel", scenario="server_shutdown") as (_, config, _sim):
+async def test_provider_session_ended_message_ends_with_completed(serve_sim) -> None:
+    async with serve_sim(scenario="server_shutdown") as (_, config, _sim):
         result = await run_turn(await voiceadapters.connect(config, api_key=SECRET_KEY))
     assert result.ended is not None and result.ended.reason == "completed"
 
 
-async def test_commands_the_provider_lacks_raise_naming_provider_and_capability() -> None:
-    async with serve("vatel") as (_, config, _sim):
+async def test_commands_the_provider_lacks_raise_naming_provider_and_capability(serve_sim) -> None:
+    async with serve_sim() as (_, config, _sim):
         async with voiceadapters.connect(config, api_key=SECRET_KEY) as session:
             with pytest.raises(UnsupportedCommandError, match=r"vatel.*text_input"):
                 await session.send_text("hello")
@@ -205,8 +208,8 @@ async def test_commands_the_provider_lacks_raise_naming_provider_and_capability(
             await session.send_audio(bytes(640))
 
 
-async def test_odd_byte_count_from_the_application_raises_and_consumes_nothing() -> None:
-    async with serve("vatel") as (_, config, _sim):
+async def test_odd_byte_count_from_the_application_raises_and_consumes_nothing(serve_sim) -> None:
+    async with serve_sim() as (_, config, _sim):
         async with voiceadapters.connect(config, api_key=SECRET_KEY) as session:
             with pytest.raises(voiceadapters.AudioFormatError, match="641 bytes"):
                 await session.send_audio(bytes(641))
@@ -215,8 +218,8 @@ async def test_odd_byte_count_from_the_application_raises_and_consumes_nothing()
             assert session.stats.audio_bytes_sent == 640
 
 
-async def test_commands_after_the_end_raise_session_closed() -> None:
-    async with serve("vatel") as (_, config, _sim):
+async def test_commands_after_the_end_raise_session_closed(serve_sim) -> None:
+    async with serve_sim() as (_, config, _sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY)
         ended = await session.close()
         assert ended.reason == "client_closed"
@@ -228,8 +231,8 @@ async def test_commands_after_the_end_raise_session_closed() -> None:
 # -- token endpoint failures ------------------------------------------------------
 
 
-async def test_wrong_api_key_is_an_authentication_error_with_status_and_message() -> None:
-    async with serve("vatel") as (_, config, _sim):
+async def test_wrong_api_key_is_an_authentication_error_with_status_and_message(serve_sim) -> None:
+    async with serve_sim() as (_, config, _sim):
         with pytest.raises(AuthenticationError) as info:
             await voiceadapters.connect(config, api_key="sk-wrong-key-123")
     assert info.value.status == 401
@@ -237,8 +240,8 @@ async def test_wrong_api_key_is_an_authentication_error_with_status_and_message(
     assert "sk-wrong-key-123" not in str(info.value)
 
 
-async def test_unknown_agent_is_a_404_token_error() -> None:
-    async with serve("vatel") as (server, _, _sim):
+async def test_unknown_agent_is_a_404_token_error(serve_sim) -> None:
+    async with serve_sim() as (server, _, _sim):
         config = f"vatel://127.0.0.1:{server.port}?tls=false&agent_id=00000000-0000-4000-8000-00000000dead"
         with pytest.raises(TokenRequestError) as info:
             await voiceadapters.connect(config, api_key=SECRET_KEY)
@@ -246,8 +249,8 @@ async def test_unknown_agent_is_a_404_token_error() -> None:
     assert not isinstance(info.value, AuthenticationError)
 
 
-async def test_token_endpoint_500_is_a_token_error_with_the_provider_message() -> None:
-    async with serve("vatel", scenario="token_500") as (_, config, _sim):
+async def test_token_endpoint_500_is_a_token_error_with_the_provider_message(serve_sim) -> None:
+    async with serve_sim(scenario="token_500") as (_, config, _sim):
         with pytest.raises(TokenRequestError) as info:
             await voiceadapters.connect(config, api_key=SECRET_KEY)
     assert info.value.status == 500 and info.value.provider_message
@@ -315,9 +318,9 @@ async def test_token_endpoint_timeout_is_a_handshake_timeout() -> None:
         await runner.cleanup()
 
 
-async def test_websocket_rejected_when_the_token_is_refused() -> None:
+async def test_websocket_rejected_when_the_token_is_refused(serve_sim) -> None:
     # A token endpoint that issues a token the WebSocket endpoint does not know.
-    async with serve("vatel") as (server, _, _sim):
+    async with serve_sim() as (server, _, _sim):
 
         async def handler(request: web.Request) -> web.Response:
             return web.json_response({"token": "forged-token"})
@@ -347,8 +350,8 @@ async def test_websocket_rejected_when_the_token_is_refused() -> None:
     assert "forged-token" not in str(info.value)
 
 
-async def test_connection_refused_is_a_connect_error() -> None:
-    async with serve("vatel") as (_server, config, _sim):
+async def test_connection_refused_is_a_connect_error(serve_sim) -> None:
+    async with serve_sim() as (_server, config, _sim):
         pass  # stopped: the port is closed now
     with pytest.raises(voiceadapters.ConnectError):
         await voiceadapters.connect(config, api_key=SECRET_KEY)
@@ -357,9 +360,9 @@ async def test_connection_refused_is_a_connect_error() -> None:
 # -- secrets --------------------------------------------------------------------
 
 
-async def test_key_and_token_never_reach_logs_reprs_or_events(caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_key_and_token_never_reach_logs_reprs_or_events(serve_sim, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
-    async with serve("vatel") as (_, config, sim):
+    async with serve_sim() as (_, config, sim):
         session = await voiceadapters.connect(config, api_key=SECRET_KEY)
         result = await run_turn(session)
         texts = [repr(session), str(session.config), repr(session.config)]

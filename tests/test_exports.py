@@ -1,0 +1,191 @@
+"""The public API, name by name (after websockets' ``tests/test_exports.py``).
+
+Each public module's ``__all__`` must equal the list written here, and every
+name in it must be importable. Adding a name means adding it here too;
+removing one fails this test, so nothing leaves the public API silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED: dict[str, list[str]] = {
+    "voiceadapters": [
+        "AgentAudio",
+        "AgentAudioDone",
+        "AgentReady",
+        "AgentText",
+        "AudioFormat",
+        "AudioFormatError",
+        "AuthenticationError",
+        "BufferOverflowError",
+        "Capabilities",
+        "Close",
+        "Command",
+        "ConfigError",
+        "ConfigURL",
+        "ConnectError",
+        "Emotion",
+        "Event",
+        "EventAdapter",
+        "HandshakeTimeout",
+        "Interrupt",
+        "Interruption",
+        "PluginError",
+        "Provider",
+        "ProviderConfig",
+        "ProviderError",
+        "Secret",
+        "SendAudio",
+        "SendText",
+        "SendToolResult",
+        "Session",
+        "SessionClosedError",
+        "SessionEnded",
+        "SessionStarted",
+        "SessionStats",
+        "TokenRequestError",
+        "ToolCall",
+        "UnknownMessage",
+        "UnknownProviderError",
+        "UnsupportedCommandError",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "UserTranscript",
+        "VoiceAdaptersError",
+        "WebSocketRejected",
+        "__version__",
+        "available_providers",
+        "connect",
+        "get_provider",
+        "parse_config",
+    ],
+    "voiceadapters.events": [
+        "END_REASONS",
+        "AgentAudio",
+        "AgentAudioDone",
+        "AgentReady",
+        "AgentText",
+        "Emotion",
+        "EndReason",
+        "Event",
+        "EventAdapter",
+        "Interruption",
+        "ProviderError",
+        "SessionEnded",
+        "SessionStarted",
+        "ToolCall",
+        "UnknownMessage",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "UserTranscript",
+        "event_to_log",
+    ],
+    "voiceadapters.commands": [
+        "COMMAND_CAPABILITY",
+        "Close",
+        "Command",
+        "CommandAdapter",
+        "Interrupt",
+        "SendAudio",
+        "SendText",
+        "SendToolResult",
+    ],
+    "voiceadapters.errors": [
+        "AudioFormatError",
+        "AuthenticationError",
+        "BufferOverflowError",
+        "ConfigError",
+        "ConnectError",
+        "HandshakeTimeout",
+        "PluginError",
+        "SessionClosedError",
+        "TokenRequestError",
+        "UnknownProviderError",
+        "UnsupportedCommandError",
+        "VoiceAdaptersError",
+        "WebSocketRejected",
+        "token_error",
+    ],
+    "voiceadapters.config": [
+        "COMMON_OPTIONS",
+        "ConfigURL",
+        "ProviderConfig",
+        "is_loopback",
+        "loopback_config",
+        "parse_bool",
+        "parse_config",
+        "resolve_config",
+    ],
+    "voiceadapters.codec": ["Codec", "HandshakeStep", "default_close_reason"],
+    "voiceadapters.handshake": [
+        "CloseFrame",
+        "Frame",
+        "HttpRequest",
+        "HttpResponse",
+        "OutFrame",
+        "Params",
+        "WebSocketRequest",
+        "build_url",
+    ],
+    "voiceadapters.registry": [
+        "ENTRY_POINT_GROUP",
+        "Registry",
+        "available_providers",
+        "get_provider",
+        "load_all",
+        "register",
+        "register_plugin",
+        "registry",
+    ],
+    "voiceadapters.hookspecs": ["PROJECT", "hookimpl", "hookspec"],
+    "voiceadapters.capabilities": ["Capabilities"],
+    "voiceadapters.format": ["AudioFormat", "Encoding"],
+    "voiceadapters.secrets": ["MASK", "Secret", "reveal"],
+    "voiceadapters.session": ["Session", "SessionStats", "connect"],
+    "voiceadapters.pipeline": ["AudioPipeline"],
+    "voiceadapters.driver": ["Driver"],
+    "voiceadapters.testing": [
+        "CodecPair",
+        "http_to_sim_request",
+        "serve_simulator",
+        "speech_sample",
+        "ws_to_sim_request",
+    ],
+    "voiceadapters.transports": ["Connection", "Transport", "TransportClosed"],
+    "voiceadapters.simulator": [
+        "AGENT_SCENARIOS",
+        "Agent",
+        "DropConnection",
+        "SimRequest",
+        "Simulator",
+        "SimulatorConnection",
+        "SimulatorServer",
+        "json_response",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_all_lists_exactly_the_expected_public_names(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = list(module.__all__)
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ repeats a name"
+    assert set(exported) == set(EXPECTED[module_name]), (
+        f"{module_name}.__all__ changed: "
+        f"added {sorted(set(exported) - set(EXPECTED[module_name]))}, "
+        f"removed {sorted(set(EXPECTED[module_name]) - set(exported))}"
+    )
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_every_public_name_is_importable(module_name: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from {module_name} import *", namespace)  # what a user's star import gets
+    missing = [name for name in EXPECTED[module_name] if name not in namespace]
+    assert missing == [], f"{module_name} lists names it does not define: {missing}"
+    module = importlib.import_module(module_name)
+    for name in EXPECTED[module_name]:
+        assert getattr(module, name) is namespace[name]
