@@ -369,7 +369,7 @@ def _add_extension_commands(sub: Any) -> None:
             func=lambda args, dist=dist, name=name: _fail(
                 f"'{name}' needs the {dist} distribution: pip install {dist} "
                 f"(from a clone: pip install -e {dist.removeprefix('voiceadapters-')})"
-            )
+            ),
         )
 
 

@@ -13,11 +13,10 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
-
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 import pytest
 
