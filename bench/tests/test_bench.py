@@ -303,3 +303,13 @@ def test_the_command_benches_the_example_plugin(tmp_path: Path) -> None:
         assert (name, "example") in subjects
     assert ("import_time", "voiceadapters + example") in subjects
     assert "bench took" in done.stdout
+
+
+def test_the_focused_run_prints_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m voiceadapters_bench.focus`: one line per run and the medians of each side."""
+    from voiceadapters_bench.focus import main
+
+    assert main(["example", "--reps", "1", "--sessions", "2", "--mode", "idle"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["idle", "floor"], ["idle", "framework"]] * 2
+    assert "median cpu" in lines[2] and "median cpu" in lines[3]
