@@ -343,9 +343,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
     p.set_defaults(func=cmd_demo)
 
-    from .bench import register_cli as register_bench  # light: imports run lazily
-
-    register_bench(sub)
     _add_extension_commands(sub)
     return parser
 
@@ -355,6 +352,10 @@ EXTENSION_COMMANDS = {
     "conformance": (
         "run the conformance suite against a provider plugin",
         "voiceadapters-conformance",
+    ),
+    "bench": (
+        "measure what the adapter layer costs next to a hand-written client",
+        "voiceadapters-bench",
     ),
 }
 
@@ -379,17 +380,22 @@ def _add_extension_commands(sub: Any) -> None:
             continue
         p = sub.add_parser(name, help=f"{summary} (needs {dist})")
         p.add_argument("args", nargs=argparse.REMAINDER)
+        # ``missing_extension``: main() accepts any options after it (REMAINDER
+        # alone does not when the first one starts with "-": `bench --quick`).
         p.set_defaults(
+            missing_extension=True,
             func=lambda args, dist=dist, name=name: _fail(
                 f"'{name}' needs the {dist} distribution: pip install {dist} "
                 f"(from a clone: pip install -e {dist.removeprefix('voiceadapters-')})"
-            )
+            ),
         )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "missing_extension", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.func(args)
         return code

@@ -29,7 +29,7 @@ Everything runs in-process (no sockets) on the project's own converter,
     1 s + pause + 1 s minus that of the same 2 s without the pause (default
     quality and Pipecat only; it takes real time).
 
-When :mod:`pipecat` is importable (the optional ``bench`` extra), Pipecat's
+When :mod:`pipecat` is importable (installed beside the bench), Pipecat's
 ``SOXRStreamAudioResampler`` is measured the same way at its defaults (VHQ,
 int16, internal state cleared after 0.2 s without input).
 """
@@ -46,8 +46,9 @@ import numpy as np
 import numpy.typing as npt
 import soxr  # type: ignore[import-untyped]
 
-from ..audio import _QUALITIES, DEFAULT_PHASE, DEFAULT_QUALITY, StreamConverter, _soxr_stream
-from ..format import AudioFormat
+from voiceadapters import AudioFormat
+from voiceadapters.audio import DEFAULT_PHASE, DEFAULT_QUALITY, StreamConverter, best_alignment
+from voiceadapters.testing import speech_sample
 
 __all__ = ["PIPECAT", "measure_resamplers"]
 
@@ -58,6 +59,11 @@ _PASS_LO, _PASS_HI = 100.0, 7000.0
 #: A pause in the input longer than Pipecat's 0.2 s idle clear.
 PAUSE = 0.25
 _RATES = ((16000, 24000), (24000, 16000))
+#: soxr's qualities, lowest first: every one ``StreamConverter(quality=…)`` accepts.
+QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+#: libsoxr recipe bits of each phase response (``soxr.h``: SOXR_LINEAR_PHASE,
+#: SOXR_MINIMUM_PHASE), as :mod:`voiceadapters.audio` ORs them into the recipe.
+_PHASE_BITS = {"linear": 0x00, "minimum": 0x30}
 
 Convert = Callable[[bytes], bytes]
 
@@ -88,9 +94,31 @@ def _peak_db(y: npt.NDArray[np.float64], rate: int, hz: float) -> float:
     return float(20 * math.log10(max(spec[lo:hi].max(), 1e-12)))
 
 
+def _soxr_float(src: int, dst: int, quality: str, phase: str) -> Callable[[Any, bool], Any]:
+    """``process(x, last)`` of a float32 soxr stream built as ``StreamConverter``
+    builds its own (same quality recipe and phase bits), so that the spectral
+    figures see soxr's float output before the int16 rounding.
+
+    ``python-soxr``'s ``ResampleStream`` offers linear phase only; other
+    phases go through its extension type, as :mod:`voiceadapters.audio` does.
+    """
+    if phase != "linear":
+        from soxr import soxr_ext  # type: ignore[import-untyped,unused-ignore]
+
+        recipe = getattr(soxr, quality) | _PHASE_BITS[phase]
+        args = (src, dst, 1, soxr_ext.SOXR_FLOAT32_I, recipe)
+        try:
+            stream = soxr_ext.CSoxr(*args, False)  # python-soxr >= 1.0: (…, vr)
+        except TypeError:
+            stream = soxr_ext.CSoxr(*args)  # python-soxr 0.4 and 0.5
+        return stream.process_float32  # type: ignore[no-any-return]
+    rs = soxr.ResampleStream(src, dst, 1, dtype="float32", quality=quality)
+    return rs.resample_chunk  # type: ignore[no-any-return]
+
+
 def _stream_float(src: int, dst: int, quality: str, phase: str, x: npt.NDArray[np.float64]) -> Any:
     """``x`` through the converter's soxr stream (float32) in 20 ms chunks, plus the tail."""
-    process, _ = _soxr_stream(src, dst, 1, quality, phase)
+    process = _soxr_float(src, dst, quality, phase)
     n = src // 50
     xs = x.astype(np.float32).reshape(-1, 1)
     parts = [process(xs[i : i + n], False) for i in range(0, len(xs), n)]
@@ -193,8 +221,6 @@ def _pipecat_convert(cls: Any, src: int, dst: int) -> Convert:
 
 def _speech(rate: int, seconds: float) -> bytes:
     """The bundled speech sample at ``rate``, looped to ``seconds``."""
-    from ..testing import speech_sample
-
     pcm, fmt = speech_sample()
     if fmt.sample_rate != rate:
         conv = StreamConverter(fmt, AudioFormat(rate))
@@ -229,8 +255,6 @@ def _pause_loss_ms(make: Callable[[], Convert], src: int, dst: int, pause: float
             parts.append(convert(x[i : i + fb]))
         return np.frombuffer(b"".join(parts), "<i2").astype(np.float64), mark
 
-    from ..audio import best_alignment
-
     straight, _ = run(False)
     paused, mark = run(True)
     start = mark + dst // 10  # 100 ms after the pause
@@ -246,7 +270,7 @@ def measure_resamplers(quick: bool = False) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     # Every quality at the default (minimum) phase, and the linear-phase
     # filters python-soxr's ResampleStream offers for the two best ones.
-    subjects = [(q, DEFAULT_PHASE) for q in _QUALITIES] + [("HQ", "linear"), ("VHQ", "linear")]
+    subjects = [(q, DEFAULT_PHASE) for q in QUALITIES] + [("HQ", "linear"), ("VHQ", "linear")]
     for quality, phase in subjects:
         for src, dst in _RATES:
             ours = _ours(src, dst, quality, phase)
@@ -272,7 +296,7 @@ def measure_resamplers(quick: bool = False) -> dict[str, Any]:
                 )
             rows.append(row)
     pipecat = _pipecat()
-    pipecat_note = "pipecat-ai is not installed (optional bench extra); not measured"
+    pipecat_note = "pipecat-ai is not installed (optional); not measured"
     if pipecat is not None:
         pipecat_note = "Pipecat SOXRStreamAudioResampler at its defaults (VHQ, int16 I/O)"
         for src, dst in _RATES:

@@ -1,10 +1,10 @@
 """Per-frame CPU of the send and receive paths, with the sockets taken out.
 
-The socket-level figures (:mod:`voiceadapters.bench.worker`) include the
+The socket-level figures (:mod:`voiceadapters_bench.worker`) include the
 kernel, ``websockets`` and the event loop, which floor and framework share,
 and they move with whatever else the machine is doing. This measures only
-what differs: the same :class:`~voiceadapters.bench.floor.FloorSession` and
-:class:`~voiceadapters.bench.floor.FrameworkSession` code, with the
+what differs: the same :class:`~voiceadapters_bench.floor.FloorSession` and
+:class:`~voiceadapters_bench.floor.FrameworkSession` code, with the
 connection replaced by an in-process queue (receive) and a no-op (send), in
 one process, best of three runs of a few thousand frames:
 
@@ -32,13 +32,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..events import AgentAudio
-from ..handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
-from ..registry import registry
-from ..session import connect
-from ..transports.base import Connection, Receiver, Transport
+from voiceadapters import AgentAudio, get_provider
+from voiceadapters import connect as va_connect
+from voiceadapters.handshake import Frame, HttpRequest, HttpResponse, WebSocketRequest
+from voiceadapters.transports.base import Connection, Receiver, Transport
+
 from .floor import FloorSession
-from .wire import API_KEY, PROFILES, WireProfile, tone_frame
+from .profile import API_KEY, TOKEN, BenchProfile, tone_frame
 
 __all__ = ["measure_paths"]
 
@@ -85,7 +85,7 @@ class _QueueTransport(Transport):
         self.conn = conn
 
     async def http(self, request: HttpRequest, *, provider: str) -> HttpResponse:
-        body = {"token": "bench-token", "ws_url": "ws://127.0.0.1:9/ws"}
+        body = {"token": TOKEN, "ws_url": "ws://127.0.0.1:9/ws"}
         return HttpResponse(200, json.dumps(body).encode())
 
     async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
@@ -108,24 +108,23 @@ class _QueueWebSocket:
         return await self.inbox.get()
 
 
-async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, float]:
+async def _one(name: str, profile: BenchProfile, impl: str, frames: int) -> tuple[float, float]:
     inbox: asyncio.Queue[Frame] | _PushConnection = (
         _PushConnection() if impl == "framework" else asyncio.Queue()
     )
     for m in (*profile.open_messages, *profile.first_messages):
-        inbox.put_nowait(m.decode())
-    text, payload = profile.agent_frame()
-    message: Frame = payload.decode() if text else payload
+        inbox.put_nowait(m)
+    message: Frame = profile.agent_audio(tone_frame(profile.wire_out))
     mic = tone_frame(16000)
 
     def deliver(pcm: bytes) -> None:
         return None
 
     if impl == "framework":
-        provider = registry.get(profile.provider)
+        provider = get_provider(name)
         config = provider.simulator_config("127.0.0.1", 9, provider.make_simulator(api_key=API_KEY))
         assert isinstance(inbox, _PushConnection)
-        session = await connect(config, api_key=API_KEY, transport=_QueueTransport(inbox))
+        session = await va_connect(config, api_key=API_KEY, transport=_QueueTransport(inbox))
 
         async def consume() -> None:
             async for event in session:
@@ -170,20 +169,19 @@ async def _one(profile: WireProfile, impl: str, frames: int) -> tuple[float, flo
     return send_us, recv_us
 
 
-def measure_paths(names: list[str], quick: bool = False) -> dict[str, dict[str, Any]]:
-    """``{provider: {"floor": {...}, "framework": {...}}}`` for the providers
-    ``names`` that have a wire profile (µs per frame, best of three)."""
+def measure_paths(
+    profiles: dict[str, BenchProfile], quick: bool = False
+) -> dict[str, dict[str, Any]]:
+    """``{provider: {"floor": {...}, "framework": {...}}}`` for each provider
+    of ``profiles`` (µs per frame, best of three)."""
     frames = 300 if quick else 3000
     out: dict[str, dict[str, Any]] = {}
-    for name in names:
-        profile = PROFILES.get(name)
-        if profile is None:
-            continue
+    for name, profile in profiles.items():
         out[name] = {}
         for impl in ("floor", "framework"):
             best = (math.inf, math.inf)
             for _ in range(1 if quick else 3):
-                s, r = asyncio.run(_one(profile, impl, frames))
+                s, r = asyncio.run(_one(name, profile, impl, frames))
                 best = (min(best[0], s), min(best[1], r))
             out[name][impl] = {"send_us": best[0], "recv_us": best[1]}
     return out

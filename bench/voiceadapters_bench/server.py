@@ -9,11 +9,12 @@ treats the floor and the framework identically, so the bench has its own:
 * one ``asyncio.Protocol`` per TCP connection, stdlib only, no HTTP or
   WebSocket library (a few µs per frame: the server must keep up with
   hundreds of clients while running on the other core);
-* every ``POST`` (any path) answers ``{"token": …, "ws_url": …}`` — a
-  superset of the token responses of the known protocols;
+* every ``POST`` (any path) answers ``{"token": …, "ws_url": …}`` (the
+  ``ws_url`` ends in the profile's ``ws_path``): a profile's handshake takes
+  what it needs from it;
 * every WebSocket upgrade (any path) is accepted, the profile's opening
   messages are sent (``on_first`` ones only after the client's first
-  message, as binary-pcm's ``connected`` follows the token message), and then,
+  message, for protocols whose server answers an authentication message), and then,
   in ``stream`` mode, one pre-encoded agent-audio frame is written every
   20 ms on a drift-free schedule. Connections are spread over 10 phase slots
   2 ms apart, so that sessions opened together do not burst together;
@@ -35,7 +36,7 @@ never does); ``/bench/stats`` says which loop ran.
 
 The file imports nothing from :mod:`voiceadapters`, so it starts fast and
 can run as a script: ``python server.py SPEC_JSON`` where the spec (built by
-:func:`voiceadapters.bench.wire.server_spec`) holds the frames to play. It
+:func:`voiceadapters_bench.profile.server_spec`) holds the frames to play. It
 prints ``PORT <n>`` on its first stdout line and serves until its stdin
 closes (the parent died or finished) or it gets SIGTERM.
 """
@@ -110,6 +111,7 @@ class BenchServer:
         audio_text, audio_b64 = spec["audio"]
         self.audio_frame = encode_frame(base64.b64decode(audio_b64), text=bool(audio_text))
         self.ws_path: str = spec.get("ws_path", "/ws")
+        self.token: str = spec.get("token", "bench-token")
         self.marker_every: float = spec.get("marker_every", MARKER_EVERY)
         self.port = 0
         self.slots: list[set[_Connection]] = [set() for _ in range(_SLOTS)]
@@ -119,7 +121,7 @@ class BenchServer:
 
     def token_body(self) -> bytes:
         body = {
-            "token": "bench-token",
+            "token": self.token,
             "ws_url": f"ws://127.0.0.1:{self.port}{self.ws_path}",
         }
         return json.dumps(body).encode()

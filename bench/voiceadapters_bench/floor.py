@@ -1,7 +1,10 @@
 """The floor: the least a hand-written client must do per frame, and the framework side.
 
 :class:`FloorSession` is what an engineer would write against one protocol
-with no framework: ``websockets`` (with the core's settings: no compression,
+with no framework. The protocol's own steps — handshake, how microphone
+audio is framed on the wire, where agent audio is in a server message — come
+from the plugin's :class:`~voiceadapters_bench.profile.BenchProfile`; the
+rest is common to every protocol: ``websockets`` (with the core's settings: no compression,
 the same keepalive and size limit), ``json``, ``base64`` and, where the
 application's rate differs from the wire's, one ``soxr.ResampleStream`` per
 direction with soxr's own int16 I/O — the cheapest correct streaming
@@ -10,43 +13,29 @@ application frames with a ``bytearray``, as the framework delivers it.
 
 :class:`FrameworkSession` is the same interface over
 :func:`voiceadapters.connect`, so the harness that drives and times both
-(:mod:`voiceadapters.bench.worker`) is one piece of code and the figures are
+(:mod:`voiceadapters_bench.worker`) is one piece of code and the figures are
 a like-for-like ratio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import soxr  # type: ignore[import-untyped]
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 
-from ..events import AgentAudio, UnknownMessage
-from ..format import AudioFormat
-from ..session import Session, connect
-from .wire import API_KEY, WireProfile
+from voiceadapters import AgentAudio, AudioFormat, Session, UnknownMessage
+from voiceadapters import connect as va_connect
+
+from .profile import API_KEY, BenchProfile, Peer
 
 __all__ = ["BenchSession", "Deliver", "FloorSession", "FrameworkSession"]
 
 #: Called with each 20 ms frame of agent audio in the application format.
 Deliver = Callable[[bytes], None]
-
-#: The core's WebSocket settings (:class:`voiceadapters.handshake.WebSocketRequest`,
-#: :class:`voiceadapters.transports.network.NetworkTransport`).
-WS_SETTINGS: dict[str, Any] = {
-    "compression": None,
-    "max_size": 16 * 1024 * 1024,
-    "ping_interval": 20.0,
-    "ping_timeout": 20.0,
-    "open_timeout": 10.0,
-    "close_timeout": 5.0,
-}
 
 
 class BenchSession:
@@ -69,24 +58,17 @@ class BenchSession:
         return {}
 
 
-async def _post_json(url: str, body: Any) -> dict[str, Any]:
-    import aiohttp
-
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}) as resp,
-    ):
-        data = await resp.json(content_type=None)
-    assert isinstance(data, dict)
-    return data
-
-
 class FloorSession(BenchSession):
-    """A minimal hand-written client for ``profile``; see the module docstring."""
+    """A minimal hand-written client for ``profile``; see the module docstring.
 
-    def __init__(self, profile: WireProfile, host: str, port: int, app_rate: int) -> None:
+    The protocol's own steps come from the profile (handshake, how microphone
+    audio is framed, where agent audio is in a message); the rest is what
+    every hand-written client does: resample, send, cut into 20 ms frames.
+    """
+
+    def __init__(self, profile: BenchProfile, host: str, port: int, app_rate: int) -> None:
         self.p = profile
-        self.base = f"{host}:{port}"
+        self.peer = Peer(host, port, API_KEY)
         self.app_frame = app_rate // 50 * 2
         self.app_rate = app_rate
         self.ws: ClientConnection | None = None
@@ -94,22 +76,10 @@ class FloorSession(BenchSession):
         # connection alone (the idle-memory figure's "beyond the socket").
         self.up: Any = None
         self.resample_up = app_rate != profile.wire_in
+        self.mic_audio = profile.mic_audio
 
     async def open(self) -> None:
-        p = self.p
-        if p.handshake == "token":
-            token = (await _post_json(f"http://{self.base}{p.token_path}", {"agent_id": "bench"}))[
-                "token"
-            ]
-            self.ws = await ws_connect(f"ws://{self.base}{p.ws_path}?token={token}", **WS_SETTINGS)
-        elif p.handshake == "token_first":
-            reply = await _post_json(f"http://{self.base}{p.token_path}", None)
-            self.ws = await ws_connect(reply["ws_url"], **WS_SETTINGS)
-            await self.ws.send(p.hello.replace("{token}", reply["token"]))
-        else:
-            url = f"ws://{self.base}{p.ws_path}?api_key={API_KEY}&config_id=bench-config"
-            self.ws = await ws_connect(url, **WS_SETTINGS)
-            await self.ws.send(p.hello)
+        self.ws = await self.p.handshake(self.peer)
 
     async def send(self, pcm: bytes) -> None:
         ws = self.ws
@@ -120,36 +90,21 @@ class FloorSession(BenchSession):
             pcm = self.up.resample_chunk(np.frombuffer(pcm, np.int16)).tobytes()
             if not pcm:
                 return
-        if self.p.audio_in == "binary":
-            await ws.send(pcm)
-        else:
-            await ws.send(self.p.in_prefix + base64.b64encode(pcm).decode() + self.p.in_suffix)
+        await ws.send(self.mic_audio(pcm))
 
     async def receive(self, deliver: Deliver) -> None:
         ws = self.ws
         assert ws is not None
         p = self.p
+        agent_pcm = p.agent_pcm
         fb = self.app_frame
         buf = bytearray()
-        binary = p.audio_out == "binary"
-        field = p.out_field
         resample = self.app_rate != p.wire_out
         down: Any = None
         async for message in ws:
-            if binary:
-                if isinstance(message, str):
-                    continue  # control messages
-                pcm = message
-            else:
-                if isinstance(message, bytes):
-                    continue
-                m = json.loads(message)
-                if m.get("type") != p.out_type:
-                    continue
-                node = m
-                for key in field:
-                    node = node[key]
-                pcm = base64.b64decode(node)
+            pcm = agent_pcm(message)
+            if pcm is None:
+                continue  # control messages
             if resample:
                 if down is None:
                     down = soxr.ResampleStream(p.wire_out, self.app_rate, 1, dtype="int16")
@@ -179,7 +134,7 @@ class FrameworkSession(BenchSession):
         self.other_events = 0
 
     async def open(self) -> None:
-        self.session = await connect(
+        self.session = await va_connect(
             self.config,
             api_key=API_KEY,
             input_format=AudioFormat(self.app_rate),

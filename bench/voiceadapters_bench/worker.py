@@ -1,7 +1,7 @@
 """The client process of a measurement: drives N real-time sessions and times them.
 
-Run by the orchestrator (:mod:`voiceadapters.bench.runner`) as
-``python -m voiceadapters.bench.worker JOB_JSON``, pinned to one core, with
+Run by the orchestrator (:mod:`voiceadapters_bench.runner`) as
+``python -m voiceadapters_bench.worker JOB_JSON``, pinned to one core, with
 the bench server in another process on the other core. It prints one JSON
 object (the job's result) as its last stdout line.
 
@@ -54,9 +54,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..testing import speech_sample
+from voiceadapters import AudioFormat
+from voiceadapters.audio import StreamConverter
+from voiceadapters.testing import speech_sample
+
 from .floor import BenchSession, FloorSession, FrameworkSession
-from .wire import PROFILES
+from .profile import load_profile
 
 __all__ = ["Harness", "main", "percentile", "rss_bytes"]
 
@@ -102,7 +105,10 @@ class Harness:
 
     def __init__(self, job: dict[str, Any]) -> None:
         self.job = job
-        self.profile = PROFILES[job["provider"]]
+        profile = load_profile(job["provider"])
+        if isinstance(profile, str):
+            raise RuntimeError(f"{job['provider']}: {profile}")
+        self.profile = profile
         self.host: str = job.get("host", "127.0.0.1")
         self.port: int = job["port"]
         self.app_rate: int = job.get("app_rate", 16000)
@@ -113,9 +119,6 @@ class Harness:
         self.errors: list[str] = []
         pcm, fmt = speech_sample()
         if fmt.sample_rate != self.app_rate:
-            from ..audio import StreamConverter
-            from ..format import AudioFormat
-
             conv = StreamConverter(fmt, AudioFormat(self.app_rate))
             pcm = conv.convert(pcm) + conv.flush()
         fb = self.app_rate // 50 * 2
@@ -497,7 +500,7 @@ async def _run(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m voiceadapters.bench.worker JOB_JSON``: run the job's ``jobs``
+    """``python -m voiceadapters_bench.worker JOB_JSON``: run the job's ``jobs``
     in order (each with fresh sessions), print their results as one JSON list."""
     job = json.loads((sys.argv[1:] if argv is None else argv)[0])
     cpu = job.get("pin_cpu")

@@ -1,14 +1,18 @@
 """``voiceadapters bench``: what the adapter layer costs, next to a hand-written floor.
 
 Each figure is measured side by side with a minimal hand-written client for
-the same protocol (the *floor*, :mod:`voiceadapters.bench.floor`) in the
+the same protocol (the *floor*, :mod:`voiceadapters_bench.floor`) in the
 same run, on 127.0.0.1, against a bench server in another process
-(:mod:`voiceadapters.bench.server`), so the figures are ratios that hold on
-a noisy machine. ``docs/benchmarks.md`` says what each figure means and has
-the latest results.
+(:mod:`voiceadapters_bench.server`), so the figures are ratios that hold on
+a noisy machine. The bench knows no protocol: each plugin declares its
+protocol's steady state as a :class:`BenchProfile` under the entry-point
+group ``voiceadapters.bench_profiles`` (:mod:`voiceadapters_bench.profile`).
+The voiceadapters docs (``docs/benchmarks.md``) say what each figure means
+and have the latest results.
 
-Wire it into an ``argparse`` command line with :func:`register_cli`, or run
-``python -m voiceadapters.bench``.
+The distribution adds ``bench`` to the ``voiceadapters`` command line
+through the ``voiceadapters.cli`` entry point (:func:`register_cli`);
+``python -m voiceadapters_bench`` runs the same command.
 """
 
 from __future__ import annotations
@@ -16,11 +20,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_arguments", "main", "register_cli", "run_from_args"]
+from websockets.asyncio.client import ClientConnection
+
+from .profile import API_KEY, ENTRY_POINT_GROUP, BenchProfile, Message, Peer, tone_frame
+
+__all__ = [
+    "API_KEY",
+    "ENTRY_POINT_GROUP",
+    "BenchProfile",
+    "ClientConnection",
+    "Message",
+    "Peer",
+    "add_arguments",
+    "main",
+    "register_cli",
+    "run_from_args",
+    "tone_frame",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench`` options, shared by ``voiceadapters bench`` and ``python -m voiceadapters.bench``."""
+    """The ``bench`` options, shared by ``voiceadapters bench`` and ``python -m voiceadapters_bench``."""
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
     parser.add_argument(
         "--quick",
@@ -62,7 +82,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m voiceadapters.bench [--json FILE] [--quick] [--provider P …]``."""
-    parser = argparse.ArgumentParser(prog="python -m voiceadapters.bench")
+    """``python -m voiceadapters_bench [--json FILE] [--quick] [--provider P …]``."""
+    parser = argparse.ArgumentParser(prog="python -m voiceadapters_bench")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

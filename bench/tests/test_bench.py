@@ -1,9 +1,9 @@
 """`voiceadapters bench`: the command runs and its JSON names every figure.
 
-The quick bench is run once (Vatel only, to keep the suite fast) and its
-document is checked for structure: names, units, the floor beside each value
-and the ratio. Nothing here asserts a timing or a target: CI machines are
-noisy and `--quick` figures mean little (docs/benchmarks.md).
+The quick bench is run once in-process (Vatel only, to keep the suite fast)
+and its document is checked for structure: names, units, the floor beside
+each value and the ratio. Nothing here asserts a timing or a target: CI
+machines are noisy and `--quick` figures mean little (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -13,16 +13,21 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from voiceadapters.bench import register_cli
-from voiceadapters.bench.report import Figure, Target, render_table
-from voiceadapters.bench.runner import SCHEMA, run_bench
-from voiceadapters.bench.server import encode_frame
-from voiceadapters.bench.wire import PROFILES, server_spec
+from voiceadapters.hookspecs import hookimpl
+from voiceadapters.registry import registry
+from voiceadapters_bench import ENTRY_POINT_GROUP, BenchProfile, register_cli, tone_frame
+from voiceadapters_bench.profile import load_profile, server_spec
+from voiceadapters_bench.report import Figure, Target, render_table
+from voiceadapters_bench.runner import SCHEMA, run_bench
+from voiceadapters_bench.server import encode_frame
+from voiceadapters_example.provider import ExampleProvider
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -63,13 +68,40 @@ FIGURE_KEYS = {
 }
 
 
+class _UnprofiledProvider(ExampleProvider):
+    """An installed provider whose plugin declares no bench profile."""
+
+    name = "unprofiled-parrot"
+    aliases = ()
+
+
+class _UnprofiledPlugin:
+    @hookimpl
+    def voiceadapters_providers(self) -> list[Any]:
+        return [_UnprofiledProvider()]
+
+
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, str]:
+def unprofiled() -> Iterator[str]:
+    """A provider registered by name in the process-wide registry, with no profile."""
+    plugin = _UnprofiledPlugin()
+    registry.register_plugin(plugin)
+    try:
+        yield _UnprofiledProvider.name
+    finally:
+        registry.unregister(plugin)
+
+
+@pytest.fixture(scope="module")
+def quick(
+    tmp_path_factory: pytest.TempPathFactory, unprofiled: str
+) -> tuple[dict[str, Any], Path, str]:
     import io
 
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     out = io.StringIO()
-    doc = run_bench(quick=True, providers=["vatel", "no-such-provider"], json_path=path, out=out)
+    providers = ["vatel", "no-such-provider", unprofiled]
+    doc = run_bench(quick=True, providers=providers, json_path=path, out=out)
     return doc, path, out.getvalue()
 
 
@@ -109,6 +141,20 @@ def test_provider_figures_present(quick: tuple[dict[str, Any], Path, str]) -> No
     assert units[("import_time", "voiceadapters")] == "ms"
 
 
+def test_import_time_of_the_core_with_the_first_benched_plugin(
+    quick: tuple[dict[str, Any], Path, str],
+) -> None:
+    (fig,) = [
+        f
+        for f in quick[0]["figures"]
+        if f["name"] == "import_time" and f["subject"] == "voiceadapters + vatel"
+    ]
+    assert fig["unit"] == "ms"
+    assert isinstance(fig["value"], float) and isinstance(fig["floor"], float)
+    assert math.isclose(fig["ratio"], fig["value"] / fig["floor"], rel_tol=0.01, abs_tol=1e-3)
+    assert "voiceadapters.get_provider('vatel')" in fig["note"]
+
+
 def test_resampler_figures_cover_every_quality_and_mark_the_default(
     quick: tuple[dict[str, Any], Path, str],
 ) -> None:
@@ -138,10 +184,23 @@ def test_unknown_provider_and_missing_pipecat_are_reported_as_skipped(
 ) -> None:
     skipped = {s["subject"]: s["reason"] for s in quick[0]["skipped"]}
     assert "no-such-provider" in skipped
+    assert "skipped no-such-provider: " in quick[2]
     try:
         import pipecat  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         assert "pipecat" in skipped
+
+
+def test_an_installed_provider_without_a_profile_is_skipped_with_a_clear_line(
+    quick: tuple[dict[str, Any], Path, str], unprofiled: str
+) -> None:
+    doc, _, out = quick
+    assert unprofiled not in doc["providers"]
+    (reason,) = [s["reason"] for s in doc["skipped"] if s["subject"] == unprofiled]
+    assert reason.startswith("no bench profile: no entry point 'unprofiled-parrot' in the group")
+    assert ENTRY_POINT_GROUP in reason
+    assert f"skipped {unprofiled}: no bench profile" in out
+    assert not any(f["subject"] == unprofiled for f in doc["figures"])
 
 
 def test_stalled_consumer_drops_audio_only(quick: tuple[dict[str, Any], Path, str]) -> None:
@@ -168,7 +227,7 @@ def test_register_cli_adds_the_bench_subcommand() -> None:
 
 def test_module_entry_point_help() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "voiceadapters.bench", "--help"],
+        [sys.executable, "-m", "voiceadapters_bench", "--help"],
         capture_output=True,
         text=True,
         check=True,
@@ -184,9 +243,73 @@ def test_figure_ratio_added_and_target() -> None:
     assert "x" in render_table([f])
 
 
+def _installed_profiles() -> dict[str, BenchProfile]:
+    found = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        profile = load_profile(ep.name)
+        assert isinstance(profile, BenchProfile), profile
+        found[ep.name] = profile
+    return found
+
+
+def test_every_first_party_plugin_declares_a_profile() -> None:
+    assert {"vatel", "binary-pcm", "nextevi", "example"} <= set(_installed_profiles())
+
+
 def test_server_frames_and_specs() -> None:
     assert encode_frame(b"hi", text=True) == b"\x81\x02hi"
     assert encode_frame(bytes(200), text=False)[:4] == b"\x82\x7e\x00\xc8"
-    for profile in PROFILES.values():
+    for profile in _installed_profiles().values():
         spec = server_spec(profile)
-        assert {"open", "on_first", "audio", "ws_path"} <= set(spec)
+        assert {"open", "on_first", "audio", "ws_path", "token"} <= set(spec)
+        json.dumps(spec)  # it crosses to the server process as JSON
+
+
+@pytest.mark.parametrize("name", ["vatel", "binary-pcm", "nextevi", "example"])
+def test_the_floor_finds_the_audio_the_server_plays(name: str) -> None:
+    """A profile's two halves agree: the agent audio the bench server repeats
+    is where the floor looks for it, and the opening messages hold none."""
+    profile = _installed_profiles()[name]
+    pcm = tone_frame(profile.wire_out)
+    assert profile.agent_pcm(profile.agent_audio(pcm)) == pcm
+    for message in (*profile.open_messages, *profile.first_messages):
+        assert profile.agent_pcm(message) is None
+    mic = profile.mic_audio(tone_frame(profile.wire_in))
+    assert isinstance(mic, (str, bytes)) and mic
+
+
+def test_a_missing_profile_is_a_sentence() -> None:
+    reason = load_profile("no-such-provider")
+    assert isinstance(reason, str)
+    assert "no bench profile" in reason and ENTRY_POINT_GROUP in reason
+
+
+def test_the_command_benches_the_example_plugin(tmp_path: Path) -> None:
+    """`voiceadapters bench --provider example --quick`, as a user types it."""
+    report = tmp_path / "bench.json"
+    command = "-m voiceadapters bench --provider example --quick --json"
+    done = subprocess.run(
+        [sys.executable, *command.split(), str(report)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(report.read_text())
+    assert doc["providers"] == ["example"]
+    subjects = {(f["name"], f["subject"]) for f in doc["figures"]}
+    for name in PROVIDER_FIGURES:
+        assert (name, "example") in subjects
+    assert ("import_time", "voiceadapters + example") in subjects
+    assert "bench took" in done.stdout
+
+
+def test_the_focused_run_prints_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m voiceadapters_bench.focus`: one line per run and the medians of each side."""
+    from voiceadapters_bench.focus import main
+
+    assert main(["example", "--reps", "1", "--sessions", "2", "--mode", "idle"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["idle", "floor"], ["idle", "framework"]] * 2
+    assert "median cpu" in lines[2] and "median cpu" in lines[3]

@@ -1,8 +1,8 @@
 """Orchestration: one run, every figure side by side, written as JSON and a table.
 
 The orchestrating process does no measuring itself. Per provider it starts
-the bench server (:mod:`voiceadapters.bench.server`) pinned to one core, and
-client workers (:mod:`voiceadapters.bench.worker`) pinned to the other, one
+the bench server (:mod:`voiceadapters_bench.server`) pinned to one core, and
+client workers (:mod:`voiceadapters_bench.worker`) pinned to the other, one
 after another, alternating floor and framework, so both see the same machine
 within seconds of each other and the figures are ratios that hold on a noisy
 machine. Resampler and import figures run in-process / in fresh
@@ -26,13 +26,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..plugin import Provider
-from ..registry import registry
+from voiceadapters import Provider, get_provider
+from voiceadapters.registry import load_all
+
 from .importtime import measure_import
 from .perframe import measure_paths
+from .profile import API_KEY, BenchProfile, load_profile, server_spec
 from .report import Figure, Target, render_table
 from .resampler import PIPECAT, measure_resamplers
-from .wire import API_KEY, PROFILES, WireProfile, server_spec
 
 __all__ = ["FULL", "QUICK", "BenchError", "Plan", "run_bench"]
 
@@ -130,7 +131,7 @@ def _cpus() -> tuple[int | None, int | None]:
 class _Server:
     """The bench server in its own process, for one profile."""
 
-    def __init__(self, profile: WireProfile, cpu: int | None, marker_every: float) -> None:
+    def __init__(self, profile: BenchProfile, cpu: int | None, marker_every: float) -> None:
         spec = server_spec(profile)
         spec["marker_every"] = marker_every
         self.proc = subprocess.Popen(
@@ -171,7 +172,7 @@ class _Server:
 
 def _worker(job: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
     proc = subprocess.run(
-        [sys.executable, "-m", "voiceadapters.bench.worker", json.dumps(job)],
+        [sys.executable, "-m", "voiceadapters_bench.worker", json.dumps(job)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -187,7 +188,15 @@ def _worker(job: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for dist in ("voiceadapters", "websockets", "aiohttp", "pydantic", "numpy", "soxr"):
+    for dist in (
+        "voiceadapters",
+        "voiceadapters-bench",
+        "websockets",
+        "aiohttp",
+        "pydantic",
+        "numpy",
+        "soxr",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -206,14 +215,15 @@ class _Run:
         self.client_cpu, self.server_cpu = _cpus()
         #: The bench server's event loop (``uvloop`` when importable).
         self.server_loop: str | None = None
-        #: Providers measured (installed, with a wire profile, no failure).
+        #: Providers measured (installed, with a bench profile, no failure).
         self.benched: list[str] = []
 
     # -- in-process sections ---------------------------------------------------
 
-    def import_time(self) -> None:
+    def import_time(self, provider: str | None) -> None:
+        """``import voiceadapters``, and with ``provider``'s plugin loaded too."""
         self.log("import time …")
-        r = measure_import(self.plan.import_samples)
+        r = measure_import(self.plan.import_samples, provider)
         self.figures.append(
             Figure(
                 "import_time",
@@ -226,6 +236,26 @@ class _Run:
                 detail=r,
             )
         )
+        if provider is not None:
+            self.figures.append(
+                Figure(
+                    "import_time",
+                    f"voiceadapters + {provider}",
+                    "ms",
+                    r["provider_import_ms"],
+                    r["floor_import_ms"],
+                    note=f"{r['provider_statement']}; floor: {r['floor_imports']}",
+                    detail={
+                        k: r[k]
+                        for k in (
+                            "samples",
+                            "provider_statement",
+                            "provider_wall_minus_bare_ms",
+                            "provider_heaviest_modules_ms",
+                        )
+                    },
+                )
+            )
 
     def resampler(self) -> None:
         self.log("resampler …")
@@ -295,9 +325,9 @@ class _Run:
         if not r["pipecat"]:
             self.skipped.append({"subject": PIPECAT, "reason": r["pipecat_note"]})
 
-    def paths(self, names: list[str]) -> None:
+    def paths(self, profiles: dict[str, BenchProfile]) -> None:
         self.log("per-frame paths (no sockets) …")
-        for name, r in measure_paths(names, quick=self.plan is QUICK).items():
+        for name, r in measure_paths(profiles, quick=self.plan is QUICK).items():
             fw, fl = r["framework"], r["floor"]
             self.figures += [
                 Figure(
@@ -320,17 +350,7 @@ class _Run:
 
     # -- per provider ----------------------------------------------------------
 
-    def provider(self, provider: Provider) -> None:
-        profile = PROFILES.get(provider.name)
-        if profile is None:
-            self.skipped.append(
-                {
-                    "subject": provider.name,
-                    "reason": "no wire profile in voiceadapters.bench.wire for this protocol",
-                }
-            )
-            self.log(f"{provider.name}: skipped (no wire profile)")
-            return
+    def provider(self, provider: Provider, profile: BenchProfile) -> None:
         p = self.plan
         # A few non-audio markers per stall, so that their (never dropped)
         # events stay a small part of the memory measured.
@@ -399,7 +419,7 @@ class _Run:
     def _provider_figures(
         self,
         name: str,
-        profile: WireProfile,
+        profile: BenchProfile,
         cpu: dict[str, list[dict[str, Any]]],
         density: dict[str, dict[str, Any]],
         memory: dict[str, dict[str, Any]],
@@ -546,20 +566,27 @@ def run_bench(
 
     plan = QUICK if quick else FULL
     run = _Run(plan, log)
-    installed = registry.load_all()
-    wanted = providers or sorted(installed)
-    selected = []
+    wanted = providers or sorted(load_all())
+    selected: list[tuple[Provider, BenchProfile]] = []
     for name in wanted:
         try:
-            selected.append(registry.get(name))
+            provider = get_provider(name)
         except Exception as exc:
             run.skipped.append({"subject": name, "reason": str(exc)})
-    run.import_time()
+            log(f"{name}: skipped ({exc})")
+            continue
+        profile = load_profile(provider.name)
+        if isinstance(profile, str):
+            run.skipped.append({"subject": provider.name, "reason": profile})
+            log(f"{provider.name}: skipped ({profile})")
+            continue
+        selected.append((provider, profile))
+    run.import_time(selected[0][0].name if selected else None)
     run.resampler()
-    run.paths([p.name for p in selected])
-    for provider in selected:
+    run.paths({provider.name: profile for provider, profile in selected})
+    for provider, profile in selected:
         try:
-            run.provider(provider)
+            run.provider(provider, profile)
         except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
             run.skipped.append({"subject": provider.name, "reason": f"failed: {exc}"})
             log(f"{provider.name}: FAILED: {exc}")

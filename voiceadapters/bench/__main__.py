@@ -1,7 +1,0 @@
-"""``python -m voiceadapters.bench``: the same command as ``voiceadapters bench``."""
-
-import sys
-
-from . import main
-
-sys.exit(main())
