@@ -14,8 +14,12 @@ The same simulator therefore runs
   fake clock — for fast, deterministic codec tests and conformance.
 
 Each connection records what it received (:attr:`SimulatorConnection.received_audio`,
-:attr:`SimulatorConnection.received_messages`) so tests can assert on what
-reached the provider.
+:attr:`SimulatorConnection.received_messages`,
+:attr:`SimulatorConnection.binary_frame_sizes`) so tests can assert on what
+reached the provider. The records are bounded (:mod:`.records`): each keeps
+the most recent :data:`RECEIVED_AUDIO_LIMIT` bytes, :data:`MESSAGE_LIMIT`
+messages or :data:`FRAME_SIZE_LIMIT` sizes and counts the rest in ``total``,
+so a session streaming for hours holds a constant amount of memory.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..handshake import CloseFrame, Frame, HttpResponse
+from .records import RecentBytes, RecentList
 
 if TYPE_CHECKING:
     from .agent import Agent
 
 __all__ = [
+    "FRAME_SIZE_LIMIT",
+    "MESSAGE_LIMIT",
+    "RECEIVED_AUDIO_LIMIT",
     "DropConnection",
     "ServerOut",
     "SimRequest",
@@ -69,6 +77,15 @@ class DropConnection:
     """Ask the host to cut the connection with no close frame (a lost network)."""
 
 
+#: User audio a connection keeps (the most recent bytes): 1 MiB, about 22 s
+#: at 24 kHz or 33 s at 16 kHz (16-bit mono) — more than any test compares.
+RECEIVED_AUDIO_LIMIT = 1 << 20
+#: Control messages a connection keeps (the most recent), and the bound of
+#: the other per-message records of the simulators (``invalid``, ``chunk_ids``…).
+MESSAGE_LIMIT = 1000
+#: Binary frame sizes a connection keeps (the most recent): a minute of 20 ms frames.
+FRAME_SIZE_LIMIT = 3000
+
 #: What a simulator connection asks its host to do.
 ServerOut = str | bytes | CloseFrame | DropConnection
 
@@ -88,13 +105,17 @@ class SimulatorConnection(ABC):
         self._out: list[ServerOut] = []
         self.closed = False
         self.close_code: int | None = None
-        #: Every control message received (decoded from JSON where possible);
-        #: audio messages are recorded as samples in :attr:`received_audio` only.
-        self.received_messages: list[Any] = []
-        #: Every byte of user audio received, in the wire input format, in order.
-        self.received_audio = bytearray()
-        #: Sizes of the binary frames received (for framing checks).
-        self.binary_frame_sizes: list[int] = []
+        #: The control messages received (decoded from JSON where possible),
+        #: the most recent :data:`MESSAGE_LIMIT`; audio messages are recorded
+        #: as samples in :attr:`received_audio` only.
+        self.received_messages: RecentList[Any] = RecentList(MESSAGE_LIMIT)
+        #: The user audio received, in the wire input format, in order: the
+        #: most recent :data:`RECEIVED_AUDIO_LIMIT` bytes (``.total`` counts
+        #: every byte, ``.dropped`` those no longer held).
+        self.received_audio = RecentBytes(RECEIVED_AUDIO_LIMIT)
+        #: Sizes of the binary frames received (for framing checks), the most
+        #: recent :data:`FRAME_SIZE_LIMIT`.
+        self.binary_frame_sizes: RecentList[int] = RecentList(FRAME_SIZE_LIMIT)
         #: The scripted agent behind this connection, when the simulator uses
         #: one: its ``spoken`` audio and final ``replies`` are the ground truth
         #: the conformance suite compares a client's events with.
