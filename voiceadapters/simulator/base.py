@@ -19,7 +19,8 @@ Each connection records what it received (:attr:`SimulatorConnection.received_au
 reached the provider. The records are bounded (:mod:`.records`): each keeps
 the most recent :data:`RECEIVED_AUDIO_LIMIT` bytes, :data:`MESSAGE_LIMIT`
 messages or :data:`FRAME_SIZE_LIMIT` sizes and counts the rest in ``total``,
-so a session streaming for hours holds a constant amount of memory.
+so a session streaming for hours holds a constant amount of memory (and a
+simulator keeps its :data:`CONNECTION_LIMIT` most recent connections).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .agent import Agent
 
 __all__ = [
+    "CONNECTION_LIMIT",
     "FRAME_SIZE_LIMIT",
     "MESSAGE_LIMIT",
     "RECEIVED_AUDIO_LIMIT",
@@ -85,6 +87,9 @@ RECEIVED_AUDIO_LIMIT = 1 << 20
 MESSAGE_LIMIT = 1000
 #: Binary frame sizes a connection keeps (the most recent): a minute of 20 ms frames.
 FRAME_SIZE_LIMIT = 3000
+
+#: Connections a simulator keeps in :attr:`Simulator.connections` (the most recent).
+CONNECTION_LIMIT = 100
 
 #: What a simulator connection asks its host to do.
 ServerOut = str | bytes | CloseFrame | DropConnection
@@ -164,8 +169,10 @@ class Simulator(ABC):
     provider: str = "?"
 
     def __init__(self) -> None:
-        #: Every connection accepted, oldest first.
-        self.connections: list[SimulatorConnection] = []
+        #: The connections accepted, oldest first: the most recent
+        #: :data:`CONNECTION_LIMIT`, so that a long-running simulator does not
+        #: keep every session's records.
+        self.connections: RecentList[SimulatorConnection] = RecentList(CONNECTION_LIMIT)
 
     @abstractmethod
     def handle_http(self, request: SimRequest, now: float) -> HttpResponse:

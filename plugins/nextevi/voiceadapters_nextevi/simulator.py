@@ -124,12 +124,14 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    MESSAGE_LIMIT,
     DropConnection,
     SimRequest,
     Simulator,
     SimulatorConnection,
     json_response,
 )
+from voiceadapters.simulator.records import RecentList
 
 from . import messages as m
 from .codec import CONNECTION_PATH
@@ -320,18 +322,19 @@ class NextEVIConnection(SimulatorConnection):
         self.project_id = project_id
         self.rejection = rejection
         self.scenario = simulator.scenario
-        #: ``session_settings`` messages received, as sent.
-        self.settings: list[dict[str, Any]] = []
+        #: ``session_settings`` messages received, as sent (the most recent
+        #: ``MESSAGE_LIMIT``, as every record here).
+        self.settings: RecentList[dict[str, Any]] = RecentList(MESSAGE_LIMIT)
         #: ``keep_alive`` messages received.
         self.keep_alives = 0
         #: ``text_input`` texts received.
-        self.texts: list[str] = []
+        self.texts: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: ``interrupt`` messages received.
         self.interrupts = 0
         #: ``chunk_id``\\ s of the ``audio_input`` messages received.
-        self.chunk_ids: list[str | None] = []
+        self.chunk_ids: RecentList[str | None] = RecentList(MESSAGE_LIMIT)
         #: Client input that was not understood, described, in order.
-        self.invalid: list[str] = []
+        self.invalid: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: Whether emotion scores are sent (the simulator's ``emotions``,
         #: switched off by ``emotion_detection.enabled: false``).
         self.emotion_detection = simulator.emotions
@@ -408,7 +411,10 @@ class NextEVIConnection(SimulatorConnection):
             self.received_messages.append(frame)
             self.invalid.append("text frame is not JSON")
             return
-        self.received_messages.append(message)
+        if not (isinstance(message, dict) and message.get("type") == m.AUDIO_INPUT):
+            # Audio is recorded as samples in received_audio; keeping every
+            # audio message too would grow by megabytes a minute.
+            self.received_messages.append(message)
         if not isinstance(message, dict):
             self.invalid.append("message is not a JSON object")
             return

@@ -102,12 +102,14 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    MESSAGE_LIMIT,
     DropConnection,
     SimRequest,
     Simulator,
     SimulatorConnection,
     json_response,
 )
+from voiceadapters.simulator.records import RecentList
 
 from . import messages as m
 from .codec import CONNECTION_PATH, TOKEN_PATH
@@ -339,10 +341,11 @@ class VatelConnection(SimulatorConnection):
         self.faults = faults
         self.strict = strict
         self.session_id = str(uuid.uuid4())
-        #: Descriptions of the invalid client messages received, in order.
-        self.invalid: list[str] = []
+        #: Descriptions of the invalid client messages received, in order
+        #: (the most recent ``MESSAGE_LIMIT``, as every record here).
+        self.invalid: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: ``tool_call_output`` messages received, as ``(toolCallId, output)``.
-        self.tool_outputs: list[tuple[str, str]] = []
+        self.tool_outputs: RecentList[tuple[str, str]] = RecentList(MESSAGE_LIMIT)
         self._fault_bursts = 0
         self._replied: set[str] = set()
         self._audio_sent = False
