@@ -346,8 +346,8 @@ class NextEVIConnection(SimulatorConnection):
         self._message_count = 0
         self._carry = b""
         self._in_speech = False
-        self._chunk_index: dict[str, int] = {}
-        self._replied: set[str] = set()
+        self._chunk_index: dict[str, int] = {}  # recent turns only: see _next_index
+        self._replied: RecentList[str] = RecentList(16)
         self._audio_sent = False
         self._now = 0.0
         self._scheduled: deque[tuple[float, dict[str, Any] | CloseFrame]] = deque()
@@ -552,13 +552,21 @@ class NextEVIConnection(SimulatorConnection):
                 )
             )
 
+    def _next_index(self, key: str) -> int:
+        """The next ``chunk_index`` of a turn's text or speech; the counters of
+        all but the 16 most recent keys are forgotten (a session may be long)."""
+        index = self._chunk_index.get(key, 0)
+        self._chunk_index[key] = index + 1
+        if len(self._chunk_index) > 16:
+            del self._chunk_index[next(iter(self._chunk_index))]
+        return index
+
     def _generation(self, turn_id: str) -> str:
         return turn_id.replace("turn-", "gen-", 1)
 
     def _on_text_out(self, action: AgentTextOut) -> None:
         content = action.text if action.final and self._final_text == "full" else action.delta
-        index = self._chunk_index.get(action.turn_id, 0)
-        self._chunk_index[action.turn_id] = index + 1
+        index = self._next_index(action.turn_id)
         self._send_message(
             m.llm_response_chunk(
                 content,
@@ -572,14 +580,13 @@ class NextEVIConnection(SimulatorConnection):
     def _on_speech(self, action: AgentSpeech) -> None:
         gen = self._generation(action.turn_id)
         if action.turn_id not in self._replied:
-            self._replied.add(action.turn_id)
+            self._replied.append(action.turn_id)
             if self.scenario == "bad_wav":
                 for i, broken in enumerate(broken_wavs()):
                     self._send_message(
                         m.tts_chunk(broken, chunk_id=f"{gen}-bad{i}", **self._meta())
                     )
-        index = self._chunk_index.get(gen, 0)
-        self._chunk_index[gen] = index + 1
+        index = self._next_index(gen)
         payload = action.pcm if self._wav is None else wav_bytes(action.pcm, self._wav)
         self._send_message(
             m.tts_chunk(payload, is_last=action.last, chunk_id=f"{gen}-{index}", **self._meta())

@@ -347,7 +347,7 @@ class VatelConnection(SimulatorConnection):
         #: ``tool_call_output`` messages received, as ``(toolCallId, output)``.
         self.tool_outputs: RecentList[tuple[str, str]] = RecentList(MESSAGE_LIMIT)
         self._fault_bursts = 0
-        self._replied: set[str] = set()
+        self._replied: RecentList[str] = RecentList(16)  # recent turns only: bounded
         self._audio_sent = False
 
     def _send_message(self, message: dict[str, Any]) -> None:
@@ -467,5 +467,5 @@ class VatelConnection(SimulatorConnection):
 
     def _before_reply(self, turn_id: str) -> None:
         if turn_id not in self._replied:
-            self._replied.add(turn_id)
+            self._replied.append(turn_id)
             self._inject_faults()
