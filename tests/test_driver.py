@@ -56,17 +56,21 @@ TIMEOUT = 10.0
 BASE = "ws://driver.test"
 
 
-class ProbeCodec(Codec):
-    """Client side of the protocol (see the module docstring); it keeps a log
-    of what it queued and when it was told the time."""
+class ProbeFacts:
+    """What the probe codec is built with: what a Provider declares."""
 
-    provider = "probe"
+    name = "probe"
     capabilities = Capabilities(agent_text=True, text_input=True)
     wire_input = AudioFormat(16000)
     wire_output = AudioFormat(16000)
 
+
+class ProbeCodec(Codec):
+    """Client side of the protocol (see the module docstring); it keeps a log
+    of what it queued and when it was told the time."""
+
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(ProbeFacts())
         self.token: str | None = None
         self.opened = False
         self.queued: list[OutFrame] = []  # every frame, in the order it was queued

@@ -66,15 +66,8 @@ Script = dict[str, list[Frame]]
 class ScriptedCodec(Codec):
     """Client side of the scripted protocol (see the module docstring)."""
 
-    provider = "scripted"
-    capabilities = Capabilities(
-        agent_text=True, interruption_events=True, agent_audio_done=True, text_input=True
-    )
-    wire_input = PCM16
-    wire_output = PCM16
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__()
+    def __init__(self, config: ProviderConfig, provider: Provider) -> None:
+        super().__init__(provider)  # name, capabilities and formats come from it
         self.config = config
         self._opened = False
         self._turn: str | None = None
@@ -155,10 +148,12 @@ class ScriptedProvider(Provider):
     default_host: ClassVar[str] = "scripted.invalid"
     wire_input: ClassVar[AudioFormat] = PCM16
     wire_output: ClassVar[AudioFormat] = PCM16
-    capabilities: ClassVar[Capabilities] = ScriptedCodec.capabilities
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        agent_text=True, interruption_events=True, agent_audio_done=True, text_input=True
+    )
 
     def make_codec(self, config: ProviderConfig) -> ScriptedCodec:
-        return ScriptedCodec(config)
+        return ScriptedCodec(config, self)
 
     def make_simulator(
         self, *, api_key: str, scenario: str | None = None, pace: float = 1.0
@@ -175,18 +170,14 @@ PCM24 = AudioFormat(24000)
 class UnendingCodec(ScriptedCodec):
     """The scripted protocol with 24 kHz agent audio and no end-of-turn marks."""
 
-    provider = "unending"
-    capabilities = Capabilities(text_input=True)
-    wire_output = PCM24
-
 
 class UnendingProvider(ScriptedProvider):
     name: ClassVar[str] = "unending"
     wire_output: ClassVar[AudioFormat] = PCM24
-    capabilities: ClassVar[Capabilities] = UnendingCodec.capabilities
+    capabilities: ClassVar[Capabilities] = Capabilities(text_input=True)
 
     def make_codec(self, config: ProviderConfig) -> UnendingCodec:
-        return UnendingCodec(config)
+        return UnendingCodec(config, self)
 
 
 class ObservingPlugin:

@@ -9,9 +9,38 @@ exercised the same way.
 
 Everything is driven by the caller: audio and time (``now``) are passed in,
 actions are drained with :meth:`Agent.actions`, and the next moment the agent
-wants to act is :meth:`Agent.get_timer`. Voice activity is measured on the
-audio's own timeline (samples received), so it is deterministic however fast
-a test streams.
+wants to act is :meth:`Agent.get_timer`.
+
+The end of the user's turn
+--------------------------
+An utterance starts after ``min_speech`` of audio louder than
+``threshold_dbfs`` and ends in either of two ways, like a real provider's:
+
+* **quiet audio**: ``hangover`` (0.7 s) of received audio below the threshold
+  (true digital silence included). This is measured on the audio's own
+  timeline (samples received), so it is deterministic however fast a client
+  streams;
+* **no audio**: no user audio has *arrived* for ``hangover``, measured on the
+  clock passed in (the ``now`` of :meth:`Agent.user_audio` and
+  :meth:`Agent.handle_timer`): while an utterance is open,
+  :meth:`Agent.get_timer` includes ``last arrival + hangover``. Clients that
+  stop sending after speech (a file sent whole, then listening) or that drop
+  all-zero frames (the NextEVI vendor plugin does) still get their reply.
+
+Any audio that arrives, voiced or quiet, moves the "no audio" deadline, so a
+client streaming faster than real time (seconds of audio in milliseconds) is
+never cut while it sends, and is answered ``hangover`` after it stops — the
+moment its last audio arrived, not the moment that audio would have finished
+playing. A client that pauses for longer than ``hangover`` between two chunks
+has ended its turn, as it would have with a provider. The quiet-audio end
+needs no clock at all; the no-audio end happens only in
+:meth:`Agent.handle_timer`, so a test on a fake clock decides when.
+
+Memory is bounded however long a session streams: :attr:`Agent.spoken` keeps
+the most recent ``spoken_limit`` bytes, :attr:`Agent.replies` the most recent
+``replies_limit`` texts, the echo of an utterance its last ``max_echo``
+seconds (the transcript still gives the whole duration), and at most
+``max_pending_tools`` tool calls wait for their result.
 
 Scenarios (``scenario=``):
 
@@ -38,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..format import AudioFormat
+from .records import RecentBytes, RecentList
 
 __all__ = [
     "AGENT_SCENARIOS",
@@ -137,7 +167,9 @@ class Agent:
 
     ``pace`` scales real-time pacing of agent audio (1.0: one chunk per chunk
     duration; 0: all at once). ``threshold_dbfs``, ``min_speech`` and
-    ``hangover`` tune the energy voice-activity detector.
+    ``hangover`` tune the energy voice-activity detector and the end of a
+    turn (module docstring). ``spoken_limit`` (bytes), ``replies_limit``,
+    ``max_echo`` (seconds) and ``max_pending_tools`` bound what it keeps.
     """
 
     def __init__(
@@ -155,6 +187,10 @@ class Agent:
         preroll: float = 0.2,
         interim_every: float = 0.5,
         inflight_chunks: int = 3,
+        spoken_limit: int = 1 << 20,
+        replies_limit: int = 100,
+        max_echo: float = 20.0,
+        max_pending_tools: int = 8,
     ) -> None:
         if scenario not in AGENT_SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; choose from {AGENT_SCENARIOS}")
@@ -168,23 +204,29 @@ class Agent:
         self.threshold_dbfs = threshold_dbfs
         self._window = audio_in.bytes_for(0.02)
         self._min_speech_windows = max(1, round(min_speech / 0.02))
+        self.hangover = hangover
         self._hangover_windows = max(1, round(hangover / 0.02))
         self._preroll_bytes = audio_in.bytes_for(preroll)
         self._interim_windows = max(1, round(interim_every / 0.02))
         #: Chunks of an interrupted turn still released after ``Interrupted``,
         #: like audio a real server already had in flight; clients must fence them.
         self.inflight_chunks = inflight_chunks
-        #: Every chunk of agent speech released, concatenated (``audio_out``):
-        #: ground truth for what a client should have received.
-        self.spoken = bytearray()
-        #: The final text of every reply released, in order.
-        self.replies: list[str] = []
+        #: The chunks of agent speech released, concatenated (``audio_out``):
+        #: ground truth for what a client should have received. The most
+        #: recent ``spoken_limit`` bytes (``.total`` counts them all).
+        self.spoken = RecentBytes(spoken_limit)
+        #: The final text of the replies released, in order: the most recent
+        #: ``replies_limit`` (``.total`` counts them all).
+        self.replies: RecentList[str] = RecentList(replies_limit)
+        self._echo_bytes = self.audio_in.bytes_for(max_echo)
+        self._max_pending_tools = max_pending_tools
 
         self._actions: list[Action] = []
         self._scheduled: deque[tuple[float, Action]] = deque()
         self._pending = bytearray()  # audio not yet a whole VAD window
         self._history = bytearray()  # recent audio, for pre-roll
-        self._utterance = bytearray()
+        self._utterance = RecentBytes(self._echo_bytes)
+        self._last_arrival: float | None = None  # when user audio last arrived
         self._speaking = False
         self._voiced_run = 0
         self._silent_run = 0
@@ -201,7 +243,16 @@ class Agent:
         return out
 
     def get_timer(self) -> float | None:
-        return self._scheduled[0][0] if self._scheduled else None
+        timers = [t for t in (self._no_audio_deadline(),) if t is not None]
+        if self._scheduled:
+            timers.append(self._scheduled[0][0])
+        return min(timers) if timers else None
+
+    def _no_audio_deadline(self) -> float | None:
+        """When the open utterance ends if no more audio arrives (module docstring)."""
+        if not self._speaking or self._ended or self._last_arrival is None:
+            return None
+        return self._last_arrival + self.hangover
 
     @property
     def speaking(self) -> bool:
@@ -215,6 +266,17 @@ class Agent:
     # -- inputs ------------------------------------------------------------
 
     def handle_timer(self, now: float) -> None:
+        deadline = self._no_audio_deadline()
+        if deadline is not None and deadline <= now:
+            # In time order: what was due before the turn ended, then the end.
+            self._release(deadline)
+            if self._speaking and not self._ended:
+                self._utterance += self._pending  # the last part-window too
+                self._pending.clear()
+                self._end_speech(deadline)
+        self._release(now)
+
+    def _release(self, now: float) -> None:
         while self._scheduled and self._scheduled[0][0] <= now:
             _, action = self._scheduled.popleft()
             self._actions.append(action)
@@ -232,6 +294,7 @@ class Agent:
         """Feed user audio (whole samples in ``audio_in``)."""
         if self._ended:
             return
+        self._last_arrival = now
         self._pending += pcm
         w = self._window
         offset = 0
@@ -279,7 +342,7 @@ class Agent:
         else:
             self._silent_run += 1
         if self._speech_windows % self._interim_windows == 0 and voiced:
-            seconds = len(self._utterance) / self.audio_in.bytes_per_second
+            seconds = self._utterance.total / self.audio_in.bytes_per_second
             self._actions.append(
                 TranscriptOut(f"[{seconds:.2f} s of speech…]", False, self._next_turn_id(), 0.5)
             )
@@ -294,7 +357,7 @@ class Agent:
         self._silent_run = 0
         self._speech_windows = 0
         keep = self._preroll_bytes + self._voiced_run * self._window
-        self._utterance = bytearray(self._history[-keep:])
+        self._utterance = RecentBytes(self._echo_bytes, self._history[-keep:])
         self._history.clear()
         if self._agent_turn is not None:
             turn = self._agent_turn
@@ -318,16 +381,20 @@ class Agent:
         self._speaking = False
         self._voiced_run = 0
         utterance = bytes(self._utterance)
-        self._utterance = bytearray()
+        seconds = self._utterance.total / self.audio_in.bytes_per_second
+        self._utterance = RecentBytes(self._echo_bytes)
         self._turns += 1
         turn_id = f"turn-{self._turns}"
-        seconds = len(utterance) / self.audio_in.bytes_per_second
         transcript = f"[{seconds:.2f} s of speech]"
         self._actions.append(TranscriptOut(transcript, True, turn_id, 0.9))
         self._actions.append(SpeechStopped())
         if self.scenario == "tool_call":
             call_id = f"call-{self._turns}"
             self._awaiting_tool[call_id] = (turn_id, utterance, transcript)
+            while len(self._awaiting_tool) > self._max_pending_tools:
+                # A client that never answers: forget the oldest call (its
+                # late result is then ignored like an unknown one).
+                del self._awaiting_tool[next(iter(self._awaiting_tool))]
             self._actions.append(
                 ToolCallOut(
                     call_id, "lookup_utterance", {"seconds": round(seconds, 2), "turn": self._turns}

@@ -14,8 +14,13 @@ The same simulator therefore runs
   fake clock — for fast, deterministic codec tests and conformance.
 
 Each connection records what it received (:attr:`SimulatorConnection.received_audio`,
-:attr:`SimulatorConnection.received_messages`) so tests can assert on what
-reached the provider.
+:attr:`SimulatorConnection.received_messages`,
+:attr:`SimulatorConnection.binary_frame_sizes`) so tests can assert on what
+reached the provider. The records are bounded (:mod:`.records`): each keeps
+the most recent :data:`RECEIVED_AUDIO_LIMIT` bytes, :data:`MESSAGE_LIMIT`
+messages or :data:`FRAME_SIZE_LIMIT` sizes and counts the rest in ``total``,
+so a session streaming for hours holds a constant amount of memory (and a
+simulator keeps its :data:`CONNECTION_LIMIT` most recent connections).
 
 What every simulator does alike lives here, not in each plugin: the API-key
 and scenario checks (:class:`Simulator`), the ``Authorization: Bearer`` check
@@ -37,11 +42,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..frames import CloseFrame, Frame
 from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
+from .records import RecentBytes, RecentList
 
 if TYPE_CHECKING:
     from .agent import Action, Agent
 
 __all__ = [
+    "CONNECTION_LIMIT",
+    "FRAME_SIZE_LIMIT",
+    "MESSAGE_LIMIT",
+    "RECEIVED_AUDIO_LIMIT",
     "AgentConnection",
     "DropConnection",
     "ServerOut",
@@ -111,6 +121,18 @@ class DropConnection:
     """Ask the host to cut the connection with no close frame (a lost network)."""
 
 
+#: User audio a connection keeps (the most recent bytes): 1 MiB, about 22 s
+#: at 24 kHz or 33 s at 16 kHz (16-bit mono) — more than any test compares.
+RECEIVED_AUDIO_LIMIT = 1 << 20
+#: Control messages a connection keeps (the most recent), and the bound of
+#: the other per-message records of the simulators (``invalid``, ``chunk_ids``…).
+MESSAGE_LIMIT = 1000
+#: Binary frame sizes a connection keeps (the most recent): a minute of 20 ms frames.
+FRAME_SIZE_LIMIT = 3000
+
+#: Connections a simulator keeps in :attr:`Simulator.connections` (the most recent).
+CONNECTION_LIMIT = 100
+
 #: What a simulator connection asks its host to do.
 ServerOut = str | bytes | CloseFrame | DropConnection
 
@@ -130,13 +152,17 @@ class SimulatorConnection(ABC):
         self._out: list[ServerOut] = []
         self.closed = False
         self.close_code: int | None = None
-        #: Every control message received (decoded from JSON where possible);
-        #: audio messages are recorded as samples in :attr:`received_audio` only.
-        self.received_messages: list[Any] = []
-        #: Every byte of user audio received, in the wire input format, in order.
-        self.received_audio = bytearray()
-        #: Sizes of the binary frames received (for framing checks).
-        self.binary_frame_sizes: list[int] = []
+        #: The control messages received (decoded from JSON where possible),
+        #: the most recent :data:`MESSAGE_LIMIT`; audio messages are recorded
+        #: as samples in :attr:`received_audio` only.
+        self.received_messages: RecentList[Any] = RecentList(MESSAGE_LIMIT)
+        #: The user audio received, in the wire input format, in order: the
+        #: most recent :data:`RECEIVED_AUDIO_LIMIT` bytes (``.total`` counts
+        #: every byte, ``.dropped`` those no longer held).
+        self.received_audio = RecentBytes(RECEIVED_AUDIO_LIMIT)
+        #: Sizes of the binary frames received (for framing checks), the most
+        #: recent :data:`FRAME_SIZE_LIMIT`.
+        self.binary_frame_sizes: RecentList[int] = RecentList(FRAME_SIZE_LIMIT)
         #: The scripted agent behind this connection, when the simulator uses
         #: one: its ``spoken`` audio and final ``replies`` are the ground truth
         #: the conformance suite compares a client's events with.
@@ -251,8 +277,10 @@ class Simulator(ABC):
         scenario: str | None = None,
         pace: float = 1.0,
     ) -> None:
-        #: Every connection accepted, oldest first.
-        self.connections: list[SimulatorConnection] = []
+        #: The connections accepted, oldest first: the most recent
+        #: :data:`CONNECTION_LIMIT`, so that a long-running simulator does not
+        #: keep every session's records.
+        self.connections: RecentList[SimulatorConnection] = RecentList(CONNECTION_LIMIT)
         self.pace = pace
         self._api_key = api_key
         if provider is None:

@@ -426,10 +426,14 @@ def test_barge_in_just_stops_the_agent_audio_without_an_interruption_event(make_
     pair.run_until(has("agent_audio"))
     pair.stream_audio(pcm, 640)  # the user talks over the (three times longer) reply
     sent = len(pair.server.sent_audio)
-    pair.advance(15.0)
+    pair.advance(0.5)  # under the hangover: the user's turn is still open
     assert len(pair.server.sent_audio) == sent, "the agent stopped sending"
     assert sent < 2 * len(pcm), "the triple-length reply was cut short"
     assert {e.type for e in pair.events} == {"session_started", "agent_ready", "agent_audio"}
+    # The user's audio stopped arriving: the barge-in was a turn, and is answered.
+    pair.advance(15.0)
+    assert pair.server.agent.turns == 2
+    assert len(pair.server.sent_audio) - sent > 2 * len(pcm), "the second triple-length reply"
 
 
 # -- error codes and close codes ----------------------------------------------------------

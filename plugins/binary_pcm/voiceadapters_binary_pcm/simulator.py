@@ -129,12 +129,16 @@ from voiceadapters.simulator.agent import (
     ToolCallOut,
 )
 from voiceadapters.simulator.base import (
+    FRAME_SIZE_LIMIT,
+    MESSAGE_LIMIT,
+    RECEIVED_AUDIO_LIMIT,
     AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
     json_response,
 )
+from voiceadapters.simulator.records import RecentBytes, RecentList
 
 from . import messages as m
 from .provider import WIRE_FORMAT, BinaryPcmProvider
@@ -329,11 +333,13 @@ class BinaryPcmConnection(AgentConnection):
         self.agent_ready_sent = False
         #: Error codes sent, in order.
         self.errors_sent: list[str] = []
-        #: Descriptions of the protocol violations received, in order.
-        self.invalid: list[str] = []
-        #: Every byte of agent audio sent, in order; and each frame's size.
-        self.sent_audio = bytearray()
-        self.sent_frame_sizes: list[int] = []
+        #: Descriptions of the protocol violations received, in order (the
+        #: most recent ``MESSAGE_LIMIT``).
+        self.invalid: RecentList[str] = RecentList(MESSAGE_LIMIT)
+        #: The agent audio sent, in order, and each frame's size: the most
+        #: recent ``RECEIVED_AUDIO_LIMIT`` bytes and ``FRAME_SIZE_LIMIT`` sizes.
+        self.sent_audio = RecentBytes(RECEIVED_AUDIO_LIMIT)
+        self.sent_frame_sizes: RecentList[int] = RecentList(FRAME_SIZE_LIMIT)
         self._connected_at: float | None = None
         self._ready_at: float | None = None
 

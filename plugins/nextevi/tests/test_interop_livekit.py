@@ -12,10 +12,10 @@ The plugin's standalone ``NextEVIWebSocketClient`` is used as it ships:
   or more (its validators), which the simulator's defaults satisfy;
 * on connect it sends the *flat* ``session_settings``; microphone audio goes
   through ``send_audio(rtc.AudioFrame)`` as binary PCM 24 kHz — except
-  all-zero frames, which it drops. The trailing "silence" that lets the
-  simulated agent detect the end of speech is therefore a faint dither
-  (about -80 dBFS, far below the agent's -40 dBFS voice threshold), as a real
-  microphone produces;
+  all-zero frames, which it drops. The speech is followed by true digital
+  silence (zeros, as a WAV file that ends in silence has), so after the
+  speech nothing reaches the simulator: its agent ends the user's turn
+  because audio stopped arriving, as a real provider does;
 * every server message reaches the callback given to ``set_message_handler``
   as the decoded JSON object; the plugin reads flat fields
   (``transcript``, ``content``, ``is_last``…), which the simulator's superset
@@ -31,7 +31,6 @@ import asyncio
 import base64
 from typing import Any
 
-import numpy as np
 import pytest
 
 client_module = pytest.importorskip(
@@ -58,12 +57,6 @@ def speech_24k() -> bytes:
     return conv.convert(pcm) + conv.flush()
 
 
-def dither(seconds: float) -> bytes:
-    """Near-silence that is not all zeros: ±1..2 LSB (about -80 dBFS)."""
-    rng = np.random.default_rng(4)
-    return rng.integers(-2, 3, size=int(24000 * seconds), dtype="<i2").tobytes()
-
-
 def audio_frame(pcm: bytes) -> Any:
     return rtc.AudioFrame(
         data=pcm, sample_rate=24000, num_channels=1, samples_per_channel=len(pcm) // 2
@@ -72,7 +65,7 @@ def audio_frame(pcm: bytes) -> Any:
 
 async def test_livekit_plugin_client_runs_a_session_against_the_simulator() -> None:
     speech = speech_24k()
-    microphone = speech + dither(1.2)
+    microphone = speech + bytes(2 * int(24000 * 1.2))  # 1.2 s of digital silence
     received: list[dict[str, Any]] = []
     reply_done = asyncio.Event()
     text_reply = asyncio.Event()
@@ -120,6 +113,7 @@ async def test_livekit_plugin_client_runs_a_session_against_the_simulator() -> N
     assert connection.binary_frame_sizes and set(connection.binary_frame_sizes[:-1]) == {FRAME}
     heard = bytes(connection.received_audio)
     assert len(heard) >= len(speech) * 0.9, "binary audio (minus any all-zero frames)"
+    assert len(heard) < len(microphone), "the plugin dropped the all-zero frames"
     assert best_alignment(pcm_to_array(speech), pcm_to_array(heard))[1] >= 0.99
     assert connection.texts == ["testing"] and connection.interrupts == 1
     assert connection.invalid == []

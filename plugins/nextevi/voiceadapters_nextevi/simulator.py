@@ -123,12 +123,14 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    MESSAGE_LIMIT,
     AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
     json_response,
 )
+from voiceadapters.simulator.records import RecentList
 
 from . import messages as m
 from .provider import WIRE_FORMAT, NextEVIProvider
@@ -305,18 +307,19 @@ class NextEVIConnection(AgentConnection):
         self.project_id = project_id
         self.rejection = rejection
         self.scenario = simulator.scenario
-        #: ``session_settings`` messages received, as sent.
-        self.settings: list[dict[str, Any]] = []
+        #: ``session_settings`` messages received, as sent (the most recent
+        #: ``MESSAGE_LIMIT``, as every record here).
+        self.settings: RecentList[dict[str, Any]] = RecentList(MESSAGE_LIMIT)
         #: ``keep_alive`` messages received.
         self.keep_alives = 0
         #: ``text_input`` texts received.
-        self.texts: list[str] = []
+        self.texts: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: ``interrupt`` messages received.
         self.interrupts = 0
         #: ``chunk_id``\\ s of the ``audio_input`` messages received.
-        self.chunk_ids: list[str | None] = []
+        self.chunk_ids: RecentList[str | None] = RecentList(MESSAGE_LIMIT)
         #: Client input that was not understood, described, in order.
-        self.invalid: list[str] = []
+        self.invalid: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: Whether emotion scores are sent (the simulator's ``emotions``,
         #: switched off by ``emotion_detection.enabled: false``).
         self.emotion_detection = simulator.emotions
@@ -328,8 +331,8 @@ class NextEVIConnection(AgentConnection):
         self._message_count = 0
         self._carry = b""
         self._in_speech = False
-        self._chunk_index: dict[str, int] = {}
-        self._replied: set[str] = set()
+        self._chunk_index: dict[str, int] = {}  # recent turns only: see _next_index
+        self._replied: RecentList[str] = RecentList(16)
         self._audio_sent = False
         self._now = 0.0
         self._scheduled: deque[tuple[float, dict[str, Any] | CloseFrame]] = deque()
@@ -393,7 +396,10 @@ class NextEVIConnection(AgentConnection):
             self.received_messages.append(frame)
             self.invalid.append("text frame is not JSON")
             return
-        self.received_messages.append(message)
+        if not (isinstance(message, dict) and message.get("type") == m.AUDIO_INPUT):
+            # Audio is recorded as samples in received_audio; keeping every
+            # audio message too would grow by megabytes a minute.
+            self.received_messages.append(message)
         if not isinstance(message, dict):
             self.invalid.append("message is not a JSON object")
             return
@@ -525,13 +531,21 @@ class NextEVIConnection(AgentConnection):
                 )
             )
 
+    def _next_index(self, key: str) -> int:
+        """The next ``chunk_index`` of a turn's text or speech; the counters of
+        all but the 16 most recent keys are forgotten (a session may be long)."""
+        index = self._chunk_index.get(key, 0)
+        self._chunk_index[key] = index + 1
+        if len(self._chunk_index) > 16:
+            del self._chunk_index[next(iter(self._chunk_index))]
+        return index
+
     def _generation(self, turn_id: str) -> str:
         return turn_id.replace("turn-", "gen-", 1)
 
     def _on_text_out(self, action: AgentTextOut) -> None:
         content = action.text if action.final and self._final_text == "full" else action.delta
-        index = self._chunk_index.get(action.turn_id, 0)
-        self._chunk_index[action.turn_id] = index + 1
+        index = self._next_index(action.turn_id)
         self._send_message(
             m.llm_response_chunk(
                 content,
@@ -545,14 +559,13 @@ class NextEVIConnection(AgentConnection):
     def _on_speech(self, action: AgentSpeech) -> None:
         gen = self._generation(action.turn_id)
         if action.turn_id not in self._replied:
-            self._replied.add(action.turn_id)
+            self._replied.append(action.turn_id)
             if self.scenario == "bad_wav":
                 for i, broken in enumerate(broken_wavs()):
                     self._send_message(
                         m.tts_chunk(broken, chunk_id=f"{gen}-bad{i}", **self._meta())
                     )
-        index = self._chunk_index.get(gen, 0)
-        self._chunk_index[gen] = index + 1
+        index = self._next_index(gen)
         payload = action.pcm if self._wav is None else wav_bytes(action.pcm, self._wav)
         self._send_message(
             m.tts_chunk(payload, is_last=action.last, chunk_id=f"{gen}-{index}", **self._meta())

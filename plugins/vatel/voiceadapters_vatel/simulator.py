@@ -101,12 +101,14 @@ from voiceadapters.simulator.agent import (
     TranscriptOut,
 )
 from voiceadapters.simulator.base import (
+    MESSAGE_LIMIT,
     AgentConnection,
     DropConnection,
     SimRequest,
     Simulator,
     json_response,
 )
+from voiceadapters.simulator.records import RecentList
 
 from . import messages as m
 from .provider import WIRE_FORMAT, VatelProvider
@@ -327,12 +329,13 @@ class VatelConnection(AgentConnection):
         self.faults = faults
         self.strict = strict
         self.session_id = str(uuid.uuid4())
-        #: Descriptions of the invalid client messages received, in order.
-        self.invalid: list[str] = []
+        #: Descriptions of the invalid client messages received, in order
+        #: (the most recent ``MESSAGE_LIMIT``, as every record here).
+        self.invalid: RecentList[str] = RecentList(MESSAGE_LIMIT)
         #: ``tool_call_output`` messages received, as ``(toolCallId, output)``.
-        self.tool_outputs: list[tuple[str, str]] = []
+        self.tool_outputs: RecentList[tuple[str, str]] = RecentList(MESSAGE_LIMIT)
         self._fault_bursts = 0
-        self._replied: set[str] = set()
+        self._replied: RecentList[str] = RecentList(16)  # recent turns only: bounded
         self._audio_sent = False
 
     def _send_message(self, message: dict[str, Any]) -> None:
@@ -437,5 +440,5 @@ class VatelConnection(AgentConnection):
 
     def _before_reply(self, turn_id: str) -> None:
         if turn_id not in self._replied:
-            self._replied.add(turn_id)
+            self._replied.append(turn_id)
             self._inject_faults()
