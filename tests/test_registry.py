@@ -69,6 +69,40 @@ def test_lazy_string_registration_imports_on_first_use(tmp_path, monkeypatch) ->
     assert "lazy_va_plugin" in sys.modules
 
 
+def _install_distribution(root, name: str, group: str, module: str) -> None:  # type: ignore[no-untyped-def]
+    """A distribution as pip leaves it on ``sys.path``: a ``.dist-info`` with its entry points."""
+    info = root / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\nlazy = {module}\n")
+
+
+def test_a_plugin_installed_after_the_first_lookup_is_found(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    group = "voiceadapters.tests.late"
+    (tmp_path / "late_va_plugin.py").write_text(PLUGIN_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry(group=group)
+    assert reg.available() == []  # the scan is done (and kept)
+    _install_distribution(tmp_path, "late-va-plugin", group, "late_va_plugin")
+    assert reg.get("lazy").name == "lazy"  # a miss scans again
+    assert reg.available() == ["lazy"]
+
+
+def test_only_the_first_distribution_of_a_name_on_the_path_counts(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    group = "voiceadapters.tests.twice"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "twice_a.py").write_text(PLUGIN_MODULE)
+    _install_distribution(first, "twice-plugin", group, "twice_a")
+    _install_distribution(second, "twice-plugin", group, "twice_b")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+    reg = Registry(group=group)
+    assert [ep.value for ep in reg._entry_points()] == ["twice_a"]
+    assert reg.get("lazy").name == "lazy"
+
+
 def test_module_without_the_hook_is_not_a_plugin() -> None:
     reg = Registry(group="voiceadapters.tests.none")
     reg.register("json", "json")
