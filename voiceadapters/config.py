@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
+from .limits import LIMIT_OPTIONS, Limits
 from .secrets import MASK, Secret
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,8 +48,9 @@ __all__ = [
     "resolve_config",
 ]
 
-#: Options every provider understands (the rest belong to the provider's schema).
-COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key"})
+#: Options every provider understands (the rest belong to the provider's
+#: schema): TLS, the key, and the bounds of :mod:`voiceadapters.limits`.
+COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key", *LIMIT_OPTIONS})
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -185,6 +187,9 @@ class ProviderConfig(BaseModel):
     api_key: Secret | None = None
     #: ``allow_insecure=true`` was given: plain ws/http to non-loopback hosts is allowed.
     allow_insecure: bool = False
+    #: The bounds the application set (:mod:`voiceadapters.limits`); the
+    #: driver applies them to every handshake step.
+    limits: Limits = Limits()
 
     def allows_plain(self, host: str) -> bool:
         """May this config talk plain (unencrypted) ws/http to ``host``?
@@ -237,6 +242,7 @@ class ProviderConfig(BaseModel):
             query.insert(0, "tls=false")
         if self.allow_insecure:
             query.insert(1 if not self.tls else 0, "allow_insecure=true")
+        query.extend(f"{k}={v}" for k, v in self.limits.options().items())
         if self.api_key is not None:
             query.append(f"api_key={MASK}")
         scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
@@ -311,6 +317,7 @@ def resolve_config(
         )
     tls = parse_bool("tls", merged.pop("tls", True))
     allow_insecure = parse_bool("allow_insecure", merged.pop("allow_insecure", False))
+    limits = Limits.pop_options(merged)
     host = url.host or provider.default_host
     if not tls and not is_loopback(host) and not allow_insecure:
         raise ConfigError(
@@ -349,4 +356,5 @@ def resolve_config(
         options=opts,
         api_key=key,
         allow_insecure=allow_insecure,
+        limits=limits,
     )

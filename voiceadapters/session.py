@@ -117,7 +117,7 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self._input_frame_width = input_format.frame_width
         self._ended: SessionEnded | None = None
-        self._driver = Driver(codec, transport, self._on_events)
+        self._driver = Driver(codec, transport, self._on_events, limits=config.limits)
         self._closing = False
         self._purged = 0
         self._delivered_end = False  # session_ended has been handed to the application
