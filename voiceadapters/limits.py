@@ -18,6 +18,10 @@ option                     bounds                                        default
                            first message; ``0`` turns it off
 ``idle_timeout``           silence from the provider: no inbound frame   off
                            at all, pings and pongs included; ``0``: off
+``ping_interval``          keepalive: a ping this long after the last    the step's (20 s)
+                           pong; ``0`` turns keepalive off
+``ping_timeout``           keepalive: no pong this long after a ping     the step's (20 s)
+                           fails the connection (close 1011); ``0``: wait
 ``max_message_size``       one incoming WebSocket message, in bytes      the step's (16 MiB)
 ``max_token_body``         the body of an HTTP step's response, bytes    the step's (1 MiB)
 =========================  ============================================  ============
@@ -43,12 +47,14 @@ LIMIT_OPTIONS = (
     "open_timeout",
     "first_message_timeout",
     "idle_timeout",
+    "ping_interval",
+    "ping_timeout",
     "max_message_size",
     "max_token_body",
 )
-_TIMES = frozenset(LIMIT_OPTIONS[:4])
+_TIMES = frozenset(LIMIT_OPTIONS[:6])
 #: Timeouts for which 0 means "no deadline" rather than "fail at once".
-_ZERO_IS_OFF = frozenset({"first_message_timeout", "idle_timeout"})
+_ZERO_IS_OFF = frozenset({"first_message_timeout", "idle_timeout", "ping_interval", "ping_timeout"})
 
 S = TypeVar("S", bound="HttpRequest | WebSocketRequest")
 
@@ -61,6 +67,8 @@ class Limits:
     open_timeout: float | None = None
     first_message_timeout: float | None = None
     idle_timeout: float | None = None
+    ping_interval: float | None = None
+    ping_timeout: float | None = None
     max_message_size: int | None = None
     max_token_body: int | None = None
 
@@ -84,7 +92,7 @@ class Limits:
 
     def apply(self, step: S) -> S:
         """``step`` with the limits that are set put in place of its own
-        (a ``0`` first-message or idle timeout becomes ``None``: no deadline)."""
+        (a ``0`` timeout or ping interval becomes ``None``: none)."""
         if isinstance(step, HttpRequest):
             changes: dict[str, Any] = {
                 "timeout": self.http_timeout,
@@ -95,6 +103,8 @@ class Limits:
                 "open_timeout": self.open_timeout,
                 "first_message_timeout": self.first_message_timeout,
                 "idle_timeout": self.idle_timeout,
+                "ping_interval": self.ping_interval,
+                "ping_timeout": self.ping_timeout,
                 "max_size": self.max_message_size,
             }
         given: dict[str, Any] = {k: (v or None) for k, v in changes.items() if v is not None}

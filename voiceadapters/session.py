@@ -75,6 +75,11 @@ class SessionStats:
     """High-water mark of agent audio waiting in the queue (bounded by ``max_buffered_audio``)."""
     fenced_audio_events: int = 0
     """``agent_audio`` events discarded because their turn was interrupted."""
+    unsent_audio_bytes: int = 0
+    """Application audio accepted by :meth:`Session.send_audio` that never went
+    on the wire because the session ended first: held back until the provider
+    was ready (binary-pcm before ``connected``), counted when
+    ``session_ended`` is queued (app format, converted from the wire's)."""
 
 
 class Session:
@@ -254,6 +259,7 @@ class Session:
                 self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):
                 self._ended = event
+                self._count_unsent_audio()
                 if self._tail_timer is not None:
                     self._tail_timer.cancel()
                     self._tail_timer = None
@@ -270,6 +276,20 @@ class Session:
                 if not waiter.done():
                     waiter.set_result(None)
             self._waiters.clear()
+
+    def _count_unsent_audio(self) -> None:
+        """The session ended: audio the codec still holds will never be sent."""
+        buffered = self._codec.audio_buffer()
+        if buffered is None or not buffered[0]:
+            return
+        seconds = self._codec.wire_input.duration(buffered[0])
+        fmt = self.input_format
+        self.stats.unsent_audio_bytes = round(fmt.sample_rate * seconds) * fmt.frame_width
+        log.warning(
+            "%s: the session ended before %d bytes of audio could be sent",
+            self.provider.name,
+            self.stats.unsent_audio_bytes,
+        )
 
     def _purge_turn(self, turn_id: str | None) -> None:
         """Interruption: queued but unread audio of the turn is never delivered."""
