@@ -77,6 +77,7 @@ class Fault:
     ws_status: int | None = None  # refuse the upgrade with this status
     ws_hang: bool = False  # never answer the upgrade
     autoping: bool = True  # False: pings go unanswered
+    heartbeat: float | None = None  # the server pings this often
     script: WsScript | None = None  # what the server does once open
 
 
@@ -120,7 +121,9 @@ class Hostile:
             # Echo everything that could hold a credential.
             text = f"refused {request.url} auth={request.headers.get('Authorization')}"
             return web.Response(status=fault.ws_status, text=json.dumps({"error": text}))
-        ws = web.WebSocketResponse(autoping=fault.autoping, max_msg_size=0)
+        ws = web.WebSocketResponse(
+            autoping=fault.autoping, heartbeat=fault.heartbeat, max_msg_size=0
+        )
         await ws.prepare(request)
         if request.path.startswith("/api/"):
             await ws.receive()  # binary-pcm: the token, the client's first message
@@ -361,6 +364,22 @@ async def test_a_refused_upgrade_is_websocket_rejected_and_leaks_nothing(
 
 
 @pytest.mark.parametrize("provider", ALL_PROVIDERS)
+async def test_a_closed_port_is_a_connect_error(
+    provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    async with asyncio.timeout(HANG):
+        with pytest.raises(ConnectError) as info:
+            await voiceadapters.connect(config_of(provider, port), api_key=API_KEY)
+    assert type(info.value) is ConnectError
+    assert "onnect" in str(info.value)  # "Connect call failed", "Cannot connect"
+    assert_error_clean(info.value, caplog)
+
+
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
 async def test_an_upgrade_that_is_never_answered_times_out(
     provider: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -412,10 +431,13 @@ async def test_one_message_then_silence_ends_at_the_idle_deadline(provider: str)
     assert [ended] == timed_out("idle_timeout")
 
 
-@pytest.mark.parametrize("provider", ["vatel"])
-async def test_pongs_count_as_activity_for_the_idle_deadline(provider: str) -> None:
-    """A silent peer that answers pings is alive: the idle deadline does not
-    fire while pongs arrive (receive deadlines reset on any inbound frame)."""
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
+@pytest.mark.parametrize("who_pings", ["client", "server"])
+async def test_pings_and_pongs_count_as_activity_for_the_idle_deadline(
+    provider: str, who_pings: str
+) -> None:
+    """A silent peer that answers our pings, or pings us, is alive: the idle
+    deadline does not fire (receive deadlines reset on any inbound frame)."""
 
     async def hello_then_wait(ws: web.WebSocketResponse, request: web.Request) -> None:
         await hello_then_stall(ws, request)
@@ -424,12 +446,15 @@ async def test_pongs_count_as_activity_for_the_idle_deadline(provider: str) -> N
             await asyncio.wait_for(drain(ws), 4 * BOUND)
         await ws.close(code=1000)
 
-    fault = Fault(script=hello_then_wait)
-    events, _ = await session_events(
-        provider, fault, idle_timeout=BOUND, ping_interval=BOUND / 3, ping_timeout=BOUND
-    )
+    if who_pings == "client":
+        fault = Fault(script=hello_then_wait)
+        keepalive: dict[str, object] = {"ping_interval": BOUND / 3, "ping_timeout": BOUND}
+    else:
+        fault = Fault(script=hello_then_wait, heartbeat=BOUND / 3)
+        keepalive = {"ping_interval": 0}
+    events, _ = await session_events(provider, fault, idle_timeout=BOUND, **keepalive)
     assert [e.type for e in events] == ["session_started", "session_ended"]
-    assert isinstance(events[-1], SessionEnded) and events[-1].reason == "completed"
+    assert events[-1] == SessionEnded(reason="completed", close_code=1000)
 
 
 @pytest.mark.parametrize("provider", ALL_PROVIDERS)

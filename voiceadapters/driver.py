@@ -45,7 +45,7 @@ from .events import Event, ProviderError, SessionEnded
 from .frames import CloseFrame, Frame, OutFrame
 from .handshake import HttpRequest, HttpResponse
 from .limits import Limits
-from .secrets import redact
+from .secrets import Secret, redact
 from .transports.base import Connection, Transport, TransportClosed
 
 __all__ = ["Driver"]
@@ -64,6 +64,20 @@ def _mask_error(exc: TokenRequestError, secrets: tuple[Any, ...], response: Http
     exc.provider_message = redact(exc.provider_message, secrets)
     if exc.retry_after is None and response.status in (429, 503):
         exc.retry_after = response.retry_after()
+
+
+def _issued(response: HttpResponse) -> tuple[Secret, ...]:
+    """What a 200 may have issued (every string value of its JSON object:
+    the token, a URL carrying one), to be masked in an error too."""
+    if response.status != 200:
+        return ()
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    if not isinstance(body, dict):
+        return ()
+    return tuple(Secret(v) for v in body.values() if isinstance(v, str) and len(v) >= 8)
 
 
 class Driver:
@@ -157,7 +171,7 @@ class Driver:
         try:
             codec.receive_http_response(response)
         except TokenRequestError as exc:
-            _mask_error(exc, secrets, response)
+            _mask_error(exc, secrets + _issued(response), response)
             # Nothing chained: a JSON error's ``doc`` would be the whole body.
             exc.__context__ = exc.__cause__ = None
             raise exc from None

@@ -123,7 +123,10 @@ class ConnectError(VoiceAdaptersError):
 
 
 class HandshakeTimeout(ConnectError):
-    """A handshake step (token request, WebSocket open, first reply) timed out."""
+    """A handshake step (the token request, the WebSocket opening) took longer
+    than its bound (``http_timeout``, ``open_timeout``). A provider that opens
+    the socket and then says nothing is not this: the session ends with
+    ``session_ended(reason="timeout")`` (``first_message_timeout``)."""
 
 
 class TokenRequestError(ConnectError):

@@ -208,7 +208,12 @@ class NetworkTransport(Transport):
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body or b""
-            text = scrub(body.decode("utf-8", "replace")[:300], request.query, request.headers)
+            text = scrub(
+                body.decode("utf-8", "replace")[:300],
+                request.query,
+                request.headers,
+                request.redact,
+            )
             raise WebSocketRejected(provider, status, _error_text(text)) from None
         except asyncio.TimeoutError:
             raise HandshakeTimeout(
