@@ -235,7 +235,9 @@ class Driver:
 
     def _on_watchdog(self) -> None:
         self._watchdog = None
-        if self.codec.ended or self._failed or self._finishing:
+        codec = self.codec
+        # Closing has its own bound (the closing handshake's timeout).
+        if codec.ended or codec.closing or self._failed or self._finishing:
             return
         now = self._loop.time()
         first, idle = self._first_message_timeout, self._idle_timeout
