@@ -251,12 +251,16 @@ class Driver:
             )
             return
         if idle is not None:
-            if self._messages != self._idle_count:
-                self._idle_count = self._messages
-                self._idle_since = now
             conn = self._conn
             last = conn.last_received if conn is not None else None
-            if last is not None and last > self._idle_since:
+            if last is None:
+                # A connection that does not say when it last heard from the
+                # peer: count messages instead, so the deadline falls between
+                # one and two idle_timeouts after the last one.
+                if self._messages != self._idle_count:
+                    self._idle_count = self._messages
+                    self._idle_since = now
+            elif last > self._idle_since:
                 self._idle_since = last
             if now >= self._idle_since + idle:
                 self._deadline_passed(
