@@ -505,6 +505,22 @@ async def test_each_documented_close_code_ends_the_session_with_its_reason(
 
 
 @pytest.mark.parametrize("provider", ALL_PROVIDERS)
+async def test_a_close_reason_that_echoes_the_credentials_is_masked(provider: str) -> None:
+    async def hello_then_echo(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await hello_then_stall(ws, request)
+        # The credential each protocol sent: vatel's token and NextEVI's key
+        # in the URL, binary-pcm's token in its first message.
+        echoed = TOKEN if provider == "binary-pcm" else request.query.get("token", API_KEY)
+        await ws.close(code=4003, message=f"bad {echoed}".encode())
+
+    events, _ = await session_events(provider, Fault(script=hello_then_echo))
+    end = events[-1]
+    assert isinstance(end, SessionEnded) and end.close_code == 4003
+    assert end.provider_reason == "bad ***"
+    assert_no_secret(*events)
+
+
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
 async def test_a_connection_dropped_mid_stream_is_connection_lost(provider: str) -> None:
     async def hello_then_drop(ws: web.WebSocketResponse, request: web.Request) -> None:
         await hello_then_stall(ws, request)

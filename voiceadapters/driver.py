@@ -116,6 +116,7 @@ class Driver:
         self._idle_count = 0  # _messages when the idle deadline was last checked
         self._idle_since = 0.0  # loop time of the last activity the driver knows of
         self._opened_at = 0.0
+        self._secrets: tuple[Secret, ...] = ()  # of the WebSocket step
 
     # -- handshake ---------------------------------------------------------
 
@@ -131,6 +132,10 @@ class Driver:
             if isinstance(step, HttpRequest):
                 await self._http_step(step)
                 continue
+            self._secrets = (
+                *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
+                *step.redact,
+            )
             try:
                 self._conn = await asyncio.wait_for(
                     self.transport.websocket(step, provider=codec.provider),
@@ -214,6 +219,10 @@ class Driver:
         """The connection is gone (the connection's push, or the reader task)."""
         codec = self.codec
         if not codec.ended and not self._failed:
+            if reason and self._secrets:
+                # A server may echo the URL (key, token) in its close reason,
+                # which becomes session_ended.provider_reason: mask them.
+                reason = redact(reason, self._secrets)
             try:
                 codec.receive_closed(code, reason)
             except Exception as exc:
