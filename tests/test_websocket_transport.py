@@ -236,9 +236,27 @@ async def test_a_peer_that_stops_answering_pings_fails_the_connection() -> None:
         conn = await connect(url, ping_interval=0.05, ping_timeout=0.1)
         got = Collector()
         conn.set_receiver(got)
-        code, _ = await asyncio.wait_for(got.closed, 5)
-    # Failed by us (1011 sent, no close received back): reported as a drop.
-    assert code in (None, 1011)
+        closed = await asyncio.wait_for(got.closed, 5)
+    # Failed by us (RFC 6455 §7.1.7): the close we sent is the one reported.
+    assert closed == (1011, "keepalive ping timeout")
+
+
+async def test_a_message_over_max_size_is_reported_as_the_1009_the_client_sent() -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_bytes(b"x" * (2**20 + 1))  # connect() allows 2**20
+        async for _ in ws:
+            pass
+        return ws
+
+    async with server(handler) as url:
+        conn = await connect(url)
+        got = Collector()
+        conn.set_receiver(got)
+        closed = await asyncio.wait_for(got.closed, 5)
+    assert got.frames == []
+    assert closed == (1009, f"frame with {2**20 + 1} bytes exceeds limit of {2**20} bytes")
 
 
 async def test_send_waits_while_the_peer_does_not_read() -> None:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
+from .limits import LIMIT_OPTIONS, Limits
 from .secrets import MASK, Secret
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,8 +48,12 @@ __all__ = [
     "resolve_config",
 ]
 
-#: Options every provider understands (the rest belong to the provider's schema).
-COMMON_OPTIONS = frozenset({"tls", "allow_insecure", "api_key", "reconnect", "max_session"})
+#: Options every provider understands (the rest belong to the provider's
+#: schema): TLS, the key, reconnecting (:mod:`voiceadapters.reconnect`) and
+#: the bounds of :mod:`voiceadapters.limits`.
+COMMON_OPTIONS = frozenset(
+    {"tls", "allow_insecure", "api_key", "reconnect", "max_session", *LIMIT_OPTIONS}
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -190,6 +195,9 @@ class ProviderConfig(BaseModel):
     #: ``max_session=SECONDS``: the provider's session cap, overriding the
     #: provider's own (``None``: the provider's, if it declares one).
     max_session: float | None = None
+    #: The bounds the application set (:mod:`voiceadapters.limits`); the
+    #: driver applies them to every handshake step.
+    limits: Limits = Limits()
 
     def allows_plain(self, host: str) -> bool:
         """May this config talk plain (unencrypted) ws/http to ``host``?
@@ -250,6 +258,7 @@ class ProviderConfig(BaseModel):
             query.append("reconnect=false")
         if self.max_session is not None:
             query.append(f"max_session={self.max_session:g}")
+        query.extend(f"{k}={v}" for k, v in self.limits.options().items())
         if self.api_key is not None:
             query.append(f"api_key={MASK}")
         scheme = self.provider + (f"+{self.transport}" if self.transport != "websocket" else "")
@@ -326,6 +335,7 @@ def resolve_config(
     allow_insecure = parse_bool("allow_insecure", merged.pop("allow_insecure", False))
     reconnect = parse_bool("reconnect", merged.pop("reconnect", True))
     max_session = _parse_seconds("max_session", merged.pop("max_session", None))
+    limits = Limits.pop_options(merged)
     host = url.host or provider.default_host
     if not tls and not is_loopback(host) and not allow_insecure:
         raise ConfigError(
@@ -366,6 +376,7 @@ def resolve_config(
         allow_insecure=allow_insecure,
         reconnect=reconnect,
         max_session=max_session,
+        limits=limits,
     )
 
 

@@ -18,6 +18,15 @@ The :class:`Driver` executes the codec's handshake steps through a
 
 When the codec has emitted ``session_ended`` the driver closes the
 connection (if the peer has not) and stops.
+
+Bounds (:mod:`voiceadapters.limits`): the application's limits replace the
+step's own values before each step runs; every step is bounded in time
+(``timeout``, ``open_timeout``), and once the socket is open the driver keeps
+two receive deadlines of its own, on a timer separate from the codec's: the
+provider's first message must come within ``first_message_timeout``, and,
+when ``idle_timeout`` is set, no inbound frame at all (data, ping or pong)
+for that long ends the session too. Either ends it with a fatal
+``provider_error`` naming the deadline and ``session_ended(reason="timeout")``.
 """
 
 from __future__ import annotations
@@ -31,10 +40,12 @@ from typing import Any
 
 from .codec import Codec
 from .commands import Command
-from .errors import HandshakeTimeout
+from .errors import HandshakeTimeout, TokenRequestError
 from .events import Event, ProviderError, SessionEnded
 from .frames import CloseFrame, Frame, OutFrame
-from .handshake import HttpRequest
+from .handshake import HttpRequest, HttpResponse
+from .limits import Limits
+from .secrets import Secret, redact
 from .transports.base import Connection, Transport, TransportClosed
 
 __all__ = ["Driver"]
@@ -45,6 +56,30 @@ log = logging.getLogger("voiceadapters.driver")
 CLOSE_TIMEOUT = 5.0
 
 
+def _mask_error(exc: TokenRequestError, secrets: tuple[Any, ...], response: HttpResponse) -> None:
+    """Mask ``secrets`` everywhere in ``exc`` (message, ``args``,
+    ``provider_message``), and give it the ``Retry-After`` of ``response``
+    when its codec did not."""
+    exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+    exc.provider_message = redact(exc.provider_message, secrets)
+    if exc.retry_after is None and response.status in (429, 503):
+        exc.retry_after = response.retry_after()
+
+
+def _issued(response: HttpResponse) -> tuple[Secret, ...]:
+    """What a 200 may have issued (every string value of its JSON object:
+    the token, a URL carrying one), to be masked in an error too."""
+    if response.status != 200:
+        return ()
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    if not isinstance(body, dict):
+        return ()
+    return tuple(Secret(v) for v in body.values() if isinstance(v, str) and len(v) >= 8)
+
+
 class Driver:
     """Runs ``codec`` over ``transport``; events go to ``on_events``."""
 
@@ -53,10 +88,13 @@ class Driver:
         codec: Codec,
         transport: Transport,
         on_events: Callable[[list[Event]], None],
+        *,
+        limits: Limits | None = None,
     ) -> None:
         self.codec = codec
         self.transport = transport
         self._on_events = on_events
+        self.limits = limits or Limits()
         self._loop = asyncio.get_running_loop()
         self._conn: Connection | None = None
         self._outbox: deque[OutFrame] = deque()
@@ -68,7 +106,21 @@ class Driver:
         self._background: set[asyncio.Task[None]] = set()
         self._finishing = False
         self._failed = False  # the codec raised: no more input reaches it
+        #: Messages (and their bytes) queued for the wire that the connection
+        #: could not take because it was gone (:meth:`_discard`).
+        self.unsent_frames = 0
+        self.unsent_bytes = 0
         self.done = asyncio.Event()
+        # Receive deadlines (module docstring): messages counted, not timed,
+        # so that a message costs one increment.
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._messages = 0
+        self._first_message_timeout: float | None = None
+        self._idle_timeout: float | None = None
+        self._idle_count = 0  # _messages when the idle deadline was last checked
+        self._idle_since = 0.0  # loop time of the last activity the driver knows of
+        self._opened_at = 0.0
+        self._secrets: tuple[Secret, ...] = ()  # of the WebSocket step
 
     # -- handshake ---------------------------------------------------------
 
@@ -88,10 +140,14 @@ class Driver:
             step = codec.handshake_step()
             if step is None:
                 break
+            step = self.limits.apply(step)
             if isinstance(step, HttpRequest):
-                response = await self.transport.http(step, provider=codec.provider)
-                codec.receive_http_response(response)
+                await self._http_step(step)
                 continue
+            self._secrets = (
+                *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
+                *step.redact,
+            )
             try:
                 self._conn = await asyncio.wait_for(
                     self.transport.websocket(step, provider=codec.provider),
@@ -103,6 +159,7 @@ class Driver:
                     f"within {step.open_timeout:g} s"
                 ) from None
             codec.connection_opened()
+            self._arm_watchdog(step.first_message_timeout, step.idle_timeout)
             codec.handle_timer(self._loop.time())
             self._drain_events()
             await self._flush()
@@ -111,6 +168,30 @@ class Driver:
         assert conn is not None
         if not conn.set_receiver(self):
             self._reader = self._loop.create_task(self._read_loop())
+
+    async def _http_step(self, step: HttpRequest) -> None:
+        """Make ``step`` and feed the answer; a refusal raises the codec's
+        error with the request's secrets masked and nothing chained to it."""
+        codec = self.codec
+        try:
+            # The transport bounds the step itself; this bounds a transport that does not.
+            response = await asyncio.wait_for(
+                self.transport.http(step, provider=codec.provider), step.timeout + 1.0
+            )
+        except asyncio.TimeoutError:
+            raise HandshakeTimeout(
+                f"{codec.provider}: no answer to {step.describe().split('  ')[0]} "
+                f"within {step.timeout:g} s"
+            ) from None
+        secrets = step.secrets()
+        response = HttpResponse(response.status, response.body, response.headers, secrets)
+        try:
+            codec.receive_http_response(response)
+        except TokenRequestError as exc:
+            _mask_error(exc, secrets + _issued(response), response)
+            # Nothing chained: a JSON error's ``doc`` would be the whole body.
+            exc.__context__ = exc.__cause__ = None
+            raise exc from None
 
     # -- steady state --------------------------------------------------------
 
@@ -133,6 +214,7 @@ class Driver:
     def frame_received(self, frame: Frame) -> None:
         """A message from the provider (the connection's push, or the reader task)."""
         codec = self.codec
+        self._messages += 1
         if codec.ended or self._failed:
             return
         try:
@@ -149,12 +231,84 @@ class Driver:
         """The connection is gone (the connection's push, or the reader task)."""
         codec = self.codec
         if not codec.ended and not self._failed:
+            if reason and self._secrets:
+                # A server may echo the URL (key, token) in its close reason,
+                # which becomes session_ended.provider_reason: mask them.
+                reason = redact(reason, self._secrets)
             try:
                 codec.receive_closed(code, reason)
             except Exception as exc:
                 self._codec_failed(exc)
                 return
             self._drain_events()
+        self._spawn(self._finish())
+
+    # -- receive deadlines ------------------------------------------------------
+
+    def _arm_watchdog(self, first_message: float | None, idle: float | None) -> None:
+        self._first_message_timeout = first_message
+        self._idle_timeout = idle
+        now = self._loop.time()
+        self._opened_at = self._idle_since = now
+        delays = [d for d in (first_message, idle) if d is not None]
+        if delays:
+            self._watchdog = self._loop.call_at(now + min(delays), self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        codec = self.codec
+        # Closing has its own bound (the closing handshake's timeout).
+        if codec.ended or codec.closing or self._failed or self._finishing:
+            return
+        now = self._loop.time()
+        first, idle = self._first_message_timeout, self._idle_timeout
+        if self._messages:
+            first = self._first_message_timeout = None
+        elif first is not None and now >= self._opened_at + first:
+            self._deadline_passed(
+                "first_message_timeout",
+                f"no message from {self.codec.provider} within {first:g} s of the "
+                "WebSocket opening (first_message_timeout)",
+            )
+            return
+        if idle is not None:
+            conn = self._conn
+            last = conn.last_received if conn is not None else None
+            if last is None:
+                # A connection that does not say when it last heard from the
+                # peer: count messages instead, so the deadline falls between
+                # one and two idle_timeouts after the last one.
+                if self._messages != self._idle_count:
+                    self._idle_count = self._messages
+                    self._idle_since = now
+            elif last > self._idle_since:
+                self._idle_since = last
+            if now >= self._idle_since + idle:
+                self._deadline_passed(
+                    "idle_timeout",
+                    f"nothing received from {self.codec.provider} for {idle:g} s (idle_timeout)",
+                )
+                return
+        deadlines = []
+        if first is not None:
+            deadlines.append(self._opened_at + first)
+        if idle is not None:
+            deadlines.append(self._idle_since + idle)
+        if deadlines:
+            self._watchdog = self._loop.call_at(min(deadlines), self._on_watchdog)
+
+    def _deadline_passed(self, code: str, message: str) -> None:
+        """A receive deadline passed: no more input reaches the codec, the
+        session ends as ``timeout``, and the connection is closed."""
+        self._failed = True
+        log.warning("%s: %s; ending the session", self.codec.provider, message)
+        self._drain_events()
+        self._on_events(
+            [
+                ProviderError(code=code, message=message, fatal=True),
+                SessionEnded(reason="timeout", provider_reason=code),
+            ]
+        )
         self._spawn(self._finish())
 
     def _codec_failed(self, exc: Exception) -> None:
@@ -199,6 +353,9 @@ class Driver:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._outbox:  # the codec's last words (a close frame, say)
             await self._send_outbox()
         conn = self._conn
@@ -240,7 +397,7 @@ class Driver:
                 while outbox:
                     frame = outbox.popleft()
                     if conn is None:
-                        outbox.clear()
+                        self._discard(frame)
                         break
                     try:
                         if isinstance(frame, CloseFrame):
@@ -251,7 +408,7 @@ class Driver:
                             await conn.send(frame)
                     except (TransportClosed, asyncio.TimeoutError):
                         # The connection reports the same close as session_ended.
-                        outbox.clear()
+                        self._discard(frame)
                         break
             finally:
                 self._sending = False
@@ -259,6 +416,15 @@ class Driver:
                     if not idle.done():
                         idle.set_result(None)
                 self._send_idle.clear()
+
+    def _discard(self, frame: OutFrame) -> None:
+        """The connection is gone: ``frame`` and the rest of the outbox are
+        never sent. Counted (:attr:`unsent_frames`), not silently lost."""
+        for lost in (frame, *self._outbox):
+            if not isinstance(lost, CloseFrame):
+                self.unsent_frames += 1
+                self.unsent_bytes += len(lost)
+        self._outbox.clear()
 
     def _finish_if_ended(self) -> None:
         # A method, not an inline test: the codec's ``ended`` changes under

@@ -123,7 +123,10 @@ class ConnectError(VoiceAdaptersError):
 
 
 class HandshakeTimeout(ConnectError):
-    """A handshake step (token request, WebSocket open, first reply) timed out."""
+    """A handshake step (the token request, the WebSocket opening) took longer
+    than its bound (``http_timeout``, ``open_timeout``). A provider that opens
+    the socket and then says nothing is not this: the session ends with
+    ``session_ended(reason="timeout")`` (``first_message_timeout``)."""
 
 
 class TokenRequestError(ConnectError):
@@ -132,7 +135,11 @@ class TokenRequestError(ConnectError):
     ``status`` is the HTTP status of the response (a 200 whose body is not
     the expected JSON is an error too, with ``status=200``; ``None`` is
     reserved for a step that got no HTTP response at all); ``provider_message``
-    is what the provider said, as far as it could be read.
+    is what the provider said, as far as it could be read (never the API key
+    or a token, even when the server echoes them back: they are masked).
+    ``retry_after`` is the wait in seconds the server asked for with
+    ``Retry-After`` (usually on 429 and 503; seconds or an HTTP date, read
+    as seconds from when the answer came), else ``None``.
     """
 
     def __init__(
@@ -142,14 +149,19 @@ class TokenRequestError(ConnectError):
         provider_message: str,
         *,
         url: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.provider = provider
         self.status = status
         self.provider_message = provider_message
         self.url = url
+        self.retry_after = retry_after
         where = f" from {url}" if url else ""
         code = f"HTTP {status}" if status is not None else "an invalid response"
-        super().__init__(f"{provider}: token request failed with {code}{where}: {provider_message}")
+        retry = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
+        super().__init__(
+            f"{provider}: token request failed with {code}{where}: {provider_message}{retry}"
+        )
 
 
 class AuthenticationError(TokenRequestError):
@@ -157,12 +169,17 @@ class AuthenticationError(TokenRequestError):
 
 
 def token_error(
-    provider: str, status: int, provider_message: str, *, url: str = ""
+    provider: str,
+    status: int,
+    provider_message: str,
+    *,
+    url: str = "",
+    retry_after: float | None = None,
 ) -> TokenRequestError:
     """The typed error for a failed token request: :class:`AuthenticationError`
     for 401/403, :class:`TokenRequestError` otherwise."""
     kind = AuthenticationError if status in (401, 403) else TokenRequestError
-    return kind(provider, status, provider_message, url=url)
+    return kind(provider, status, provider_message, url=url, retry_after=retry_after)
 
 
 class WebSocketRejected(ConnectError):

@@ -23,9 +23,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .frames import CloseFrame, Frame, OutFrame
-from .secrets import MASK, Secret, reveal
+from .secrets import MASK, Secret, redact, reveal
 
 __all__ = [
+    "DEFAULT_FIRST_MESSAGE_TIMEOUT",
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "CloseFrame",
     "Frame",
     "HttpRequest",
@@ -34,7 +37,15 @@ __all__ = [
     "Params",
     "WebSocketRequest",
     "build_url",
+    "parse_retry_after",
 ]
+
+#: Bounds a step carries unless the codec or the application says otherwise
+#: (:mod:`voiceadapters.limits`): a token response is a few hundred bytes, so
+#: 1 MiB is generous; 16 MiB is ``websockets``' own default message size.
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+DEFAULT_FIRST_MESSAGE_TIMEOUT = 10.0
 
 #: Query parameters or headers: ordered pairs whose values may be secret.
 Params = tuple[tuple[str, "str | Secret"], ...]
@@ -66,6 +77,8 @@ class HttpRequest:
 
     ``url`` holds no secret; secret query parameters live in ``query`` and
     secret headers in ``headers``. ``json`` is the JSON body (``None``: no body).
+    ``timeout`` bounds the whole exchange (connect, send, the whole answer);
+    ``max_body`` the response body: a bigger one is refused, unread.
     """
 
     method: str
@@ -74,6 +87,7 @@ class HttpRequest:
     query: Params = ()
     json: Any = None
     timeout: float = 10.0
+    max_body: int = DEFAULT_MAX_BODY
 
     def reveal_url(self) -> str:
         return build_url(self.url, self.query, masked=False)
@@ -83,6 +97,10 @@ class HttpRequest:
 
     def body(self) -> bytes | None:
         return None if self.json is None else _json.dumps(self.json).encode()
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret of the request (header and query values)."""
+        return tuple(v for _, v in (*self.headers, *self.query) if isinstance(v, Secret))
 
     def describe(self) -> str:
         """One line, secrets masked: ``POST https://host/path  Authorization: ***``."""
@@ -103,13 +121,39 @@ class HttpResponse:
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: Secrets of the request (set by the driver): a server that echoes the
+    #: request back in an error body must not put them into an error message,
+    #: so :meth:`text` and :meth:`error_message` mask them.
+    redact: tuple[Secret, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """A header's value, the name matched without regard to case."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+    def retry_after(self) -> float | None:
+        """Seconds to wait before retrying, from a ``Retry-After`` header
+        (RFC 9110 §10.2.3: delay seconds or an HTTP date), else ``None``."""
+        return parse_retry_after(self.header("Retry-After"))
+
+    def describe_body(self) -> str:
+        """The body's size and content type, never its text: for a body that
+        may hold a credential (a 200 from a token endpoint)."""
+        if not self.body:
+            return "(empty body)"
+        kind = self.header("Content-Type") or "no content type"
+        return f"{len(self.body)} bytes of {kind.split(';')[0].strip() or kind}"
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` if it is not JSON."""
         return _json.loads(self.body.decode("utf-8"))
 
     def text(self, limit: int = 300) -> str:
-        text = self.body.decode("utf-8", errors="replace")
+        """An excerpt of the body, the request's secrets masked."""
+        text = redact(self.body.decode("utf-8", errors="replace"), self.redact)
         return text if len(text) <= limit else text[:limit] + "…"
 
     def error_message(self, limit: int = 200) -> str:
@@ -125,7 +169,7 @@ class HttpResponse:
         if isinstance(body, dict):
             for key in ("error", "message", "detail"):
                 if isinstance(body.get(key), str):
-                    return str(body[key])
+                    return redact(str(body[key]), self.redact)[:limit]
         return self.text(limit)
 
     def __repr__(self) -> str:
@@ -136,8 +180,13 @@ class HttpResponse:
 class WebSocketRequest:
     """The WebSocket the driver should open.
 
-    ``max_size`` bounds one incoming message (``None``: unbounded);
-    ``ping_interval``/``ping_timeout`` configure protocol-level keepalive.
+    ``max_size`` bounds one incoming message (a bigger one fails the
+    connection with close code 1009); ``ping_interval``/``ping_timeout``
+    configure protocol-level keepalive (no pong in time fails it with 1011).
+    ``first_message_timeout`` bounds the wait from the opening to the
+    provider's first message, ``idle_timeout`` any silence of the provider
+    (no inbound frame at all, pings and pongs included); ``None``: no deadline.
+    The driver enforces both and ends the session with ``reason="timeout"``.
     Compression is always off: audio barely compresses and permessage-deflate
     costs more CPU than everything else in a frame's path (design §10).
     """
@@ -149,9 +198,11 @@ class WebSocketRequest:
     #: Secrets sent *inside* messages on this connection (a token as the first
     #: message, say): the driver keeps them out of log records too.
     redact: tuple[Secret, ...] = ()
-    max_size: int | None = 16 * 1024 * 1024
+    max_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
+    first_message_timeout: float | None = DEFAULT_FIRST_MESSAGE_TIMEOUT
+    idle_timeout: float | None = None
 
     def reveal_url(self) -> str:
         return build_url(self.url, self.query, masked=False)
@@ -167,3 +218,25 @@ class WebSocketRequest:
         return f"WebSocketRequest({self.describe()!r})"
 
     __str__ = describe
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """A ``Retry-After`` value as seconds from now (``>= 0``): delay seconds,
+    or an HTTP date (RFC 9110 §10.2.3); ``None`` when absent or unreadable.
+    ``now`` is the wall clock (``time.time()``) for a date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    import time
+
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -9,12 +9,14 @@ moment bytes go on the wire.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-__all__ = ["MASK", "Secret", "reveal"]
+__all__ = ["MASK", "Secret", "redact", "reveal"]
 
 MASK = "***"
 
@@ -70,3 +72,21 @@ class Secret:
 def reveal(value: str | Secret) -> str:
     """The plain text of ``value``, whether it is a :class:`Secret` or a str."""
     return value.reveal() if isinstance(value, Secret) else value
+
+
+def redact(text: str, secrets: Iterable[Secret]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``***``: as it is,
+    URL-encoded (``%2B`` and ``+`` forms), and, for a ``"Bearer <key>"``
+    header value, the bare key too. For text a peer sent back (an error body
+    that echoes the request's ``Authorization`` header or URL)."""
+    for secret in secrets:
+        value = secret.reveal()
+        if not value:
+            continue
+        _, _, bare = value.partition(" ")
+        for form in (value, bare):
+            if len(form) < 4:  # a few characters would mask half the text
+                continue
+            for shown in {form, quote(form, safe=""), quote_plus(form)}:
+                text = text.replace(shown, MASK)
+    return text

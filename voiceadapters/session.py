@@ -102,6 +102,16 @@ class SessionStats:
     """Microphone audio (wire format) dropped while reconnecting: beyond
     ``ReconnectPolicy.hold_audio``, or when reconnecting failed."""
 
+    unsent_frames: int = 0
+    """Wire messages (audio or commands) the session had queued when its
+    connection went, which were therefore never sent (all connections of a
+    reconnecting session together)."""
+    unsent_audio_bytes: int = 0
+    """Application audio accepted by :meth:`Session.send_audio` that never went
+    on the wire because the session ended first: held back until the provider
+    was ready (binary-pcm before ``connected``), counted when
+    ``session_ended`` is queued (app format, converted from the wire's)."""
+
 
 @dataclass
 class _Outage:
@@ -129,7 +139,7 @@ class _Link:
         self.session = session
         self.live = live
         self.backlog: list[Event] | None = None if live else []
-        self.driver = Driver(codec, transport, self.on_events)
+        self.driver = Driver(codec, transport, self.on_events, limits=session.config.limits)
 
     def on_events(self, events: list[Event]) -> None:
         if self.live:
@@ -388,6 +398,8 @@ class Session:
                 await asyncio.sleep(delay)
                 outage.attempts += 1
                 previous = self._link
+                self.stats.unsent_frames += previous.driver.unsent_frames
+                previous.driver.unsent_frames = 0
                 codec = self.provider.make_codec(self.config)
                 outage.restored = codec.resume_from(previous.driver.codec)
                 # The new link is live at once: nothing else carries the session.
@@ -560,6 +572,7 @@ class Session:
                 self._purge_turn(event.turn_id)
             elif isinstance(event, SessionEnded):
                 self._ended = event
+                self._count_unsent_audio()
                 if self._tail_timer is not None:
                     self._tail_timer.cancel()
                     self._tail_timer = None
@@ -576,6 +589,22 @@ class Session:
                 if not waiter.done():
                     waiter.set_result(None)
             self._waiters.clear()
+
+    def _count_unsent_audio(self) -> None:
+        """The session ended: audio the codec still holds will never be sent."""
+        self.stats.unsent_frames += self._driver.unsent_frames
+        codec = self._driver.codec
+        buffered = codec.audio_buffer()
+        if buffered is None or not buffered[0]:
+            return
+        seconds = codec.wire_input.duration(buffered[0])
+        fmt = self.input_format
+        self.stats.unsent_audio_bytes = round(fmt.sample_rate * seconds) * fmt.frame_width
+        log.warning(
+            "%s: the session ended before %d bytes of audio could be sent",
+            self.provider.name,
+            self.stats.unsent_audio_bytes,
+        )
 
     def _purge_turn(self, turn_id: str | None) -> None:
         """Interruption: queued but unread audio of the turn is never delivered."""

@@ -51,7 +51,14 @@ class Connection(ABC):
     returns ``True`` from :meth:`set_receiver` calls the receiver from the
     event loop as each message arrives, which saves the reading task a
     wake-up per message. The driver uses push when it is offered.
+
+    ``last_received`` is the event loop's time when anything last arrived
+    from the peer — a message, a ping, a pong — or ``None`` if the
+    connection does not know; the driver's ``idle_timeout`` reads it, so
+    that a peer that answers pings counts as alive.
     """
+
+    last_received: float | None = None
 
     def set_receiver(self, receiver: Receiver) -> bool:
         """Push every message (first those already received) and then the

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import Close
 
-from ..errors import ConnectError, HandshakeTimeout, WebSocketRejected
+from ..errors import ConnectError, HandshakeTimeout, TokenRequestError, WebSocketRejected
 from ..frames import Frame
-from ..handshake import HttpRequest, HttpResponse, Params, WebSocketRequest
-from ..secrets import MASK, Secret
+from ..handshake import HttpRequest, HttpResponse, Params, WebSocketRequest, build_url
+from ..secrets import Secret, redact
 from .base import Connection, Transport, TransportClosed
 from .websocket import open_sansio_websocket
 
@@ -37,26 +37,42 @@ log = logging.getLogger("voiceadapters.transport")
 def scrub(text: str, *params: Params | tuple[Secret, ...]) -> str:
     """``text`` with every secret found in ``params`` (pairs whose value may be a
     :class:`Secret`, or bare secrets) replaced by ``***``."""
-    from urllib.parse import quote
-
+    secrets = []
     for group in params:
         for item in group:
             value = item[1] if isinstance(item, tuple) else item
-            if isinstance(value, Secret) and value.reveal():
-                secret = value.reveal()
-                text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
-                # "Bearer <key>" headers: also hide the bare key.
-                _, _, bare = secret.partition(" ")
-                if bare:
-                    text = text.replace(bare, MASK)
-    return text
+            if isinstance(value, Secret):
+                secrets.append(value)
+    return redact(text, secrets)
 
 
 def _close_info(exc: ConnectionClosed) -> tuple[int | None, str]:
+    """As :meth:`SansIOWebSocket._close_info`: the peer's close, else the one
+    this side sent when it failed the connection (1009, 1011, ...)."""
     rcvd: Close | None = exc.rcvd
-    if rcvd is None:
-        return None, ""
-    return rcvd.code, rcvd.reason
+    if rcvd is not None:
+        return rcvd.code, rcvd.reason
+    sent: Close | None = exc.sent
+    if sent is not None and sent.code != 1000:
+        return sent.code, sent.reason
+    return None, ""
+
+
+def _tls_hint(exc: BaseException) -> str:
+    """A hint when a TLS handshake met a server that does not speak TLS
+    (OpenSSL's ``WRONG_VERSION_NUMBER``: the answer was plain HTTP)."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # the SSL error may sit under aiohttp's own
+        if seen is None:
+            break
+        if "WRONG_VERSION_NUMBER" in str(seen) or "wrong version number" in str(seen):
+            return (
+                "; the server does not seem to speak TLS (it answered the TLS handshake "
+                "in plain text). For a plain local server (a simulator on 127.0.0.1) "
+                "add tls=false to the config string"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return ""
 
 
 class ScrubbingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -94,9 +110,12 @@ class WebSocketConnection(Connection):
 
     async def recv(self) -> Frame:
         try:
-            return await self._ws.recv()
+            frame = await self._ws.recv()
         except ConnectionClosed as exc:
             raise TransportClosed(*_close_info(exc)) from None
+        # Messages only: this client answers pings out of sight.
+        self.last_received = asyncio.get_running_loop().time()
+        return frame
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._ws.close(code, reason)
@@ -127,7 +146,15 @@ class NetworkTransport(Transport):
                     allow_redirects=False,
                 ) as resp,
             ):
-                body = await resp.read()
+                body = await _read_bounded(resp.content, resp.content_length, request.max_body)
+                if body is None:
+                    raise TokenRequestError(
+                        provider,
+                        resp.status,
+                        f"the response body is larger than {request.max_body} bytes "
+                        "(max_token_body); it was not read",
+                        url=build_url(request.url, request.query),
+                    )
                 return HttpResponse(status=resp.status, body=body, headers=dict(resp.headers))
         except asyncio.TimeoutError:
             raise HandshakeTimeout(
@@ -135,7 +162,8 @@ class NetworkTransport(Transport):
             ) from None
         except aiohttp.ClientError as exc:
             detail = scrub(f"{type(exc).__name__}: {exc}", request.headers, request.query)
-            raise ConnectError(f"{provider}: {masked} failed: {detail}") from None
+            hint = _tls_hint(exc)
+            raise ConnectError(f"{provider}: {masked} failed: {detail}{hint}") from None
 
     async def websocket(self, request: WebSocketRequest, *, provider: str) -> Connection:
         log.debug("%s: %s", provider, request.describe())
@@ -180,7 +208,12 @@ class NetworkTransport(Transport):
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body or b""
-            text = scrub(body.decode("utf-8", "replace")[:300], request.query, request.headers)
+            text = scrub(
+                body.decode("utf-8", "replace")[:300],
+                request.query,
+                request.headers,
+                request.redact,
+            )
             raise WebSocketRejected(provider, status, _error_text(text)) from None
         except asyncio.TimeoutError:
             raise HandshakeTimeout(
@@ -188,7 +221,26 @@ class NetworkTransport(Transport):
             ) from None
         except (OSError, InvalidHandshake) as exc:
             detail = scrub(f"{type(exc).__name__}: {exc}", request.query, request.headers)
-            raise ConnectError(f"{provider}: cannot open {masked}: {detail}") from None
+            hint = _tls_hint(exc)
+            raise ConnectError(f"{provider}: cannot open {masked}: {detail}{hint}") from None
+
+
+async def _read_bounded(content: Any, length: int | None, limit: int) -> bytes | None:
+    """The whole body of ``content`` (aiohttp's stream), or ``None`` as soon
+    as it is known to exceed ``limit`` bytes — from ``Content-Length``, or
+    while reading — so a huge body is never buffered whole."""
+    if length is not None and length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.read(min(65536, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
 
 
 def _proxied(url: str) -> bool:

@@ -96,6 +96,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self.last_received = self._loop.time()  # pings and pongs count (idle_timeout)
         protocol = self._protocol
         protocol.receive_data(data)
         events = protocol.events_received()
@@ -122,8 +123,7 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
                 protocol.handshake_exc
                 or ConnectionError("the connection closed during the WebSocket handshake")
             )
-        rcvd = protocol.close_rcvd
-        closed = TransportClosed(*((rcvd.code, rcvd.reason) if rcvd is not None else (None, "")))
+        closed = TransportClosed(*self._close_info())
         self._closed = closed
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -254,8 +254,20 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
     # -- internals -------------------------------------------------------------------
 
     def _close_info(self) -> tuple[int | None, str]:
-        rcvd = self._protocol.close_rcvd
-        return (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")
+        """The close the protocol saw: the peer's close frame; else, when this
+        side *failed* the connection (RFC 6455 §7.1.7: 1009 for a message over
+        ``max_size``, 1011 for a keepalive timeout, 1002/1007 for bad frames),
+        the close frame it sent, whose reason says why — a failing client
+        ignores the server's answer, so ``close_rcvd`` stays empty; else
+        ``(None, "")``: the connection dropped."""
+        protocol = self._protocol
+        rcvd = protocol.close_rcvd
+        if rcvd is not None:
+            return rcvd.code, rcvd.reason
+        sent = protocol.close_sent
+        if sent is not None and sent.code != 1000:
+            return sent.code, sent.reason
+        return None, ""
 
     def _write(self) -> None:
         transport = self._transport

@@ -97,8 +97,12 @@ def test_websocket_step_is_ws_url_as_given_and_the_token_is_the_first_message(
     step = codec.handshake_step()
     assert isinstance(step, WebSocketRequest)
     assert step.reveal_url() == "wss://edge-7.example.net:8443/api/v1/sdk/ws?r=eu"
-    assert step.query == () and step.headers == (), "no token in the URL or headers"
+    assert step.headers == () and "eyJ" not in step.reveal_url(), "no token in the URL or headers"
+    assert step.describe() == "WS wss://edge-7.example.net:8443/api/v1/sdk/ws?r=***", (
+        "the query values of a URL the server chose are masked: they may be credentials"
+    )
     assert step.open_timeout == 4.5
+    assert step.first_message_timeout is None, "the codec bounds the wait for connected itself"
     codec.connection_opened()
     assert codec.handshake_step() is None
     assert codec.frames_to_send() == ['{"token":"eyJ.a+b/c=="}']

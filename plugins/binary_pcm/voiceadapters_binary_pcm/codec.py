@@ -21,10 +21,12 @@ Token errors: 401 and 403 (a valid key of a disabled kiosk) raise
 :class:`~voiceadapters.errors.TokenRequestError`, both with the HTTP status
 and the provider's message: ``{"error": …}`` if the body is that JSON, else a
 short excerpt of the body, else ``"(empty body)"`` (§8.3: the error body
-shape is undocumented). A 200 whose body is not a JSON object with non-empty
-string ``token`` and ``ws_url`` is a ``TokenRequestError`` with ``status=200``
-naming what is missing (only key names are shown for a JSON object: it may
-hold a credential under another name).
+shape is undocumented; the key and token are masked if the server echoes
+them; ``Retry-After`` is ``retry_after``). A 200 whose body is not a JSON
+object with non-empty string ``token`` and ``ws_url`` is a
+``TokenRequestError`` with ``status=200`` naming what is missing (only the
+body's size and content type, or the key names of a JSON object, are shown:
+it may hold a credential).
 
 **Decision — the TLS rule applies to ``ws_url``.** The provider chooses the
 WebSocket URL, and the token travels in its first message, so the config's
@@ -33,7 +35,9 @@ security rule (design §4) is applied to it: ``ws_url`` must be ``wss://``, or
 ``allow_insecure=true`` (:meth:`voiceadapters.config.ProviderConfig.allows_plain`).
 Anything else — ``ws://`` to a remote host without that opt-in, a scheme other
 than ``ws``/``wss``, no host — is refused with a ``TokenRequestError`` (``status=200``) before any socket opens.
-``ws_url`` is not treated as a secret (the docs show a bare URL).
+The docs show a bare ``ws_url``; a query string on it may carry a credential,
+so every query value is kept as a :class:`~voiceadapters.secrets.Secret`
+(masked in logs and errors) and the URL is opened as given.
 
 The key and the token only ever live in :class:`~voiceadapters.secrets.Secret`
 values; the only place the token appears in clear is the first WebSocket
@@ -144,7 +148,7 @@ from __future__ import annotations
 
 from collections import deque
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from voiceadapters.audio import Reframer
 from voiceadapters.codec import Codec, default_close_reason
@@ -187,8 +191,6 @@ CLOSE_CODE_REASONS: dict[int, EndReason] = {
 ERROR_CODE_REASONS: dict[str, EndReason] = {
     code: CLOSE_CODE_REASONS[close] for code, close in m.CLOSE_CODE_OF.items()
 }
-
-_EXCERPT = 200
 
 
 def normalize_session_ended_reason(reason: str | None) -> EndReason:
@@ -276,8 +278,18 @@ class BinaryPcmCodec(Codec):
         if self._token is None or self._ws_url is None:
             return self._token_request()
         # The token travels inside the first message: keep it out of logs too.
+        # ws_url comes from the server and may carry a credential of its own
+        # in its query (``?token=…``): every query value is a Secret, masked
+        # in every log line and error, revealed only on the wire.
+        base, _, query = self._ws_url.partition("?")
         return WebSocketRequest(
-            url=self._ws_url, open_timeout=self.options.timeout, redact=(self._token,)
+            url=base,
+            query=tuple((k, Secret(v)) for k, v in parse_qsl(query, keep_blank_values=True)),
+            open_timeout=self.options.timeout,
+            # The codec bounds the wait for ``connected`` itself (handle_timer,
+            # the same ``timeout``) and names it; no second, racing deadline.
+            first_message_timeout=None,
+            redact=(self._token,),
         )
 
     def _token_request(self) -> HttpRequest:
@@ -298,13 +310,20 @@ class BinaryPcmCodec(Codec):
             raise RuntimeError("BinaryPcmCodec: no HTTP request is pending")
         url = self.token_url
         if response.status != 200:
-            raise token_error(self.provider, response.status, response.error_message(), url=url)
+            raise token_error(
+                self.provider,
+                response.status,
+                response.error_message(),
+                url=url,
+                retry_after=response.retry_after(),
+            )
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            excerpt = response.text(_EXCERPT) if response.body else "(empty body)"
+            # Never the text: a broken 200 may still hold the token.
+            excerpt = response.describe_body()
             raise TokenRequestError(
                 self.provider, 200, f"the body is not a JSON object: {excerpt}", url=url
             )

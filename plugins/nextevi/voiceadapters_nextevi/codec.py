@@ -21,7 +21,8 @@ WebSocket::
   config shows ``api_key=***``, and the core's transport scrubs it from
   connection errors and from the ``websockets`` library's DEBUG log.
 * Protocol pings every 30 s with a 10 s timeout, as the LiveKit plugin does
-  (§8); ``connect_timeout`` bounds the opening handshake.
+  (§8); ``connect_timeout`` bounds the opening handshake and then the wait
+  for the server's first message (``connection_metadata``).
 
 On open the codec sends ``session_settings`` in the superset form (§9.1):
 flat ``sample_rate``/``channels``/``encoding`` (what the vendor clients send)
@@ -385,6 +386,7 @@ class NextEVICodec(Codec):
             url=self.connection_url,
             query=tuple(query),
             open_timeout=self.options.connect_timeout,
+            first_message_timeout=self.options.connect_timeout,
             ping_interval=PING_INTERVAL,
             ping_timeout=PING_TIMEOUT,
         )

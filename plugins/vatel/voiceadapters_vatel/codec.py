@@ -29,8 +29,11 @@ of the body, else ``"(empty body)"``). A 200 whose body is not a JSON object
 with a non-empty string ``token`` raises ``TokenRequestError`` with
 ``status=200`` (the status the server really sent, so logs show a broken
 success rather than a missing answer) and a message saying what the body was
-instead — an excerpt, or only the key names of a JSON object, since such a
-body may hold a credential under another name.
+instead — its size and content type, or only the key names of a JSON object,
+never its text, since such a body may hold the token. ``Retry-After`` on an
+error is ``TokenRequestError.retry_after``. The ``timeout`` option also bounds
+the wait for ``session_started`` after the WebSocket opened
+(``first_message_timeout`` overrides it).
 
 Server messages → events (the Vatel wire spec §5)
 -------------------------------------------------
@@ -153,8 +156,6 @@ CONNECTION_PATH = VatelProvider.connection_path
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
 
-_EXCERPT = 200
-
 
 def _require_str(data: dict[str, Any], key: str) -> str:
     return string(data.get(key), key)
@@ -226,6 +227,7 @@ class VatelCodec(Codec):
             url=self.connection_url,
             query=(("token", self._token),),
             open_timeout=self.options.timeout,
+            first_message_timeout=self.options.timeout,
             ping_interval=PING_INTERVAL,
             ping_timeout=PING_TIMEOUT,
         )
@@ -259,7 +261,13 @@ class VatelCodec(Codec):
             raise RuntimeError("VatelCodec: no HTTP request is pending")
         url = build_url(self.token_url, self._token_request().query)
         if response.status != 200:
-            raise token_error(self.provider, response.status, response.error_message(), url=url)
+            raise token_error(
+                self.provider,
+                response.status,
+                response.error_message(),
+                url=url,
+                retry_after=response.retry_after(),
+            )
         try:
             body = response.json()
         except ValueError:
@@ -271,9 +279,10 @@ class VatelCodec(Codec):
                 if isinstance(body, dict)
                 else "not a JSON object"
             )
-            excerpt = response.text(_EXCERPT) if response.body else "(empty body)"
+            # Never the text: a broken 200 may still hold the token. Its size
+            # and content type, or the key names of a JSON object.
+            excerpt = response.describe_body()
             if isinstance(body, dict):
-                # Keys only: the body might hold a token under another name.
                 excerpt = f"keys {sorted(body)}"
             raise TokenRequestError(self.provider, 200, f"the body is {what}: {excerpt}", url=url)
         self._token = Secret(token)
