@@ -126,6 +126,9 @@ EXPECTED: dict[str, list[str]] = {
     "voiceadapters.codec": ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"],
     "voiceadapters.handshake": [
         "CloseFrame",
+        "DEFAULT_FIRST_MESSAGE_TIMEOUT",
+        "DEFAULT_MAX_BODY",
+        "DEFAULT_MAX_MESSAGE_SIZE",
         "Frame",
         "HttpRequest",
         "HttpResponse",
@@ -133,6 +136,7 @@ EXPECTED: dict[str, list[str]] = {
         "Params",
         "WebSocketRequest",
         "build_url",
+        "parse_retry_after",
     ],
     "voiceadapters.registry": [
         "ENTRY_POINT_GROUP",
@@ -147,7 +151,8 @@ EXPECTED: dict[str, list[str]] = {
     "voiceadapters.hookspecs": ["PROJECT", "hookimpl", "hookspec"],
     "voiceadapters.capabilities": ["Capabilities"],
     "voiceadapters.format": ["AudioFormat", "Encoding"],
-    "voiceadapters.secrets": ["MASK", "Secret", "reveal"],
+    "voiceadapters.secrets": ["MASK", "Secret", "redact", "reveal"],
+    "voiceadapters.limits": ["LIMIT_OPTIONS", "Limits"],
     "voiceadapters.session": ["Session", "SessionStats", "connect"],
     "voiceadapters.pipeline": ["AudioPipeline"],
     "voiceadapters.driver": ["Driver"],

@@ -158,6 +158,30 @@ async def drain(ws: web.WebSocketResponse) -> None:
         pass
 
 
+@contextlib.asynccontextmanager
+async def within(seconds: float) -> AsyncIterator[None]:
+    """``asyncio.timeout(seconds)`` (Python 3.11+), written for 3.10 too:
+    a row that hangs fails with ``TimeoutError`` instead of stalling the suite."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if expired:
+            raise TimeoutError(f"not done within {seconds} s") from None
+        raise
+    finally:
+        handle.cancel()
+
+
 def config_of(provider: str, port: int, **options: object) -> str:
     required = {"vatel": "&agent_id=agent-1", "nextevi": "&config_id=cfg-1", "binary-pcm": ""}
     extra = "".join(f"&{k}={v}" for k, v in options.items())
@@ -173,7 +197,7 @@ async def hostile(fault: Fault) -> AsyncIterator[Hostile]:
 
 async def connect_error(provider: str, fault: Fault, **options: object) -> ConnectError:
     """``connect()`` against ``fault``: the error it raised (it must raise)."""
-    async with asyncio.timeout(HANG), hostile(fault) as server:
+    async with within(HANG), hostile(fault) as server:
         with pytest.raises(ConnectError) as info:
             await voiceadapters.connect(
                 config_of(provider, server.port, **options), api_key=API_KEY
@@ -188,10 +212,13 @@ async def session_events(
     before: Callable[[Any], Awaitable[None]] | None = None,
     **options: object,
 ) -> tuple[list[Event], voiceadapters.Session]:
-    """A session against ``fault``, read to its end: every event, and the session."""
-    async with asyncio.timeout(HANG), hostile(fault) as server:
+    """A session against ``fault`` (reconnect off), read to its end: every
+    event, and the session."""
+    async with within(HANG), hostile(fault) as server:
+        # Reconnect off: each row shows how a connection ends (docs/reliability.md;
+        # tests/test_reconnect.py shows what reconnecting does instead).
         session = await voiceadapters.connect(
-            config_of(provider, server.port, **options), api_key=API_KEY
+            config_of(provider, server.port, **options), api_key=API_KEY, reconnect=False
         )
         if before is not None:
             await before(session)
@@ -371,7 +398,7 @@ async def test_a_closed_port_is_a_connect_error(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
-    async with asyncio.timeout(HANG):
+    async with within(HANG):
         with pytest.raises(ConnectError) as info:
             await voiceadapters.connect(config_of(provider, port), api_key=API_KEY)
     assert type(info.value) is ConnectError
@@ -593,8 +620,10 @@ async def test_the_ws_url_token_and_issued_token_never_reach_a_log_record(
         await hello_then_stall(ws, request)
         await ws.close(code=1000)
 
-    async with asyncio.timeout(HANG), hostile(Fault(script=hello_then_close)) as server:
-        session = await voiceadapters.connect(config_of(provider, server.port), api_key=API_KEY)
+    async with within(HANG), hostile(Fault(script=hello_then_close)) as server:
+        session = await voiceadapters.connect(
+            config_of(provider, server.port), api_key=API_KEY, reconnect=False
+        )
         events = [event async for event in session]
         await session.close()
     assert events[-1].type == "session_ended"
@@ -605,7 +634,7 @@ async def test_the_ws_url_token_and_issued_token_never_reach_a_log_record(
 
 @pytest.mark.parametrize("provider", ["vatel", "nextevi"])
 async def test_tls_to_a_plain_server_says_tls_false_is_the_fix(provider: str) -> None:
-    async with asyncio.timeout(HANG), hostile(Fault()) as server:
+    async with within(HANG), hostile(Fault()) as server:
         config = config_of(provider, server.port).replace("?tls=false", "?")
         with pytest.raises(ConnectError) as info:
             await voiceadapters.connect(config, api_key=API_KEY)

@@ -108,8 +108,8 @@ class SessionStats:
     reconnecting session together)."""
     unsent_audio_bytes: int = 0
     """Application audio accepted by :meth:`Session.send_audio` that never went
-    on the wire because the session ended first: held back until the provider
-    was ready (binary-pcm before ``connected``), counted when
+    on the wire because the session ended first: held back by the codec until
+    the provider was ready (a token-first protocol before its go-ahead), counted when
     ``session_ended`` is queued (app format, converted from the wire's)."""
 
 
