@@ -381,6 +381,9 @@ class Session:
             lost.reason,
             lost.close_code,
         )
+        if self._reconnecting is not None:
+            # A rollover was opening its new connection: the reconnect takes over.
+            self._reconnecting.cancel()
         self._reconnecting = self._loop.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -423,7 +426,7 @@ class Session:
                 await self._send_held()
                 return
         finally:
-            self._reconnecting = None
+            self._task_done()
 
     def _resumed(self, events: list[Event]) -> list[Event]:
         """The new connection's ``session_started`` becomes ``session_resumed``."""
@@ -484,8 +487,13 @@ class Session:
                 await new.driver.open()
             except ConnectError as exc:
                 log.warning("%s: rollover failed, staying on: %s", self.provider.name, exc)
-                self._connected()  # try again before the next cap
+                cap = self.config.session_cap(self.provider.max_session_seconds)
+                if cap is not None and self._opened_at + cap - self._loop.time() > 2.0:
+                    self._rollover = self._loop.call_later(1.0, self._roll_over, cap)
                 return
+            except asyncio.CancelledError:
+                await new.driver.abort()  # the reconnect took over
+                raise
             self._outage = _Outage(
                 lost=SessionEnded(reason="client_closed"),
                 since=started,
@@ -502,8 +510,13 @@ class Session:
             with contextlib.suppress(SessionClosedError):
                 await old.driver.command(Close())
         finally:
-            self._reconnecting = None
+            self._task_done()
         await self._send_held()
+
+    def _task_done(self) -> None:
+        """A reconnect or rollover task ends (unless another has replaced it)."""
+        if self._reconnecting is asyncio.current_task():
+            self._reconnecting = None
 
     def _hold(self, wire: bytes) -> None:
         limit = self._driver.codec.wire_input.bytes_for(self._policy.hold_audio)
