@@ -23,7 +23,8 @@ and scenario checks (:class:`Simulator`), the ``Authorization: Bearer`` check
 scripted agent and turns its actions into wire messages
 (:class:`AgentConnection`), and the translation of a client's handshake step
 into the request a server sees (:meth:`SimRequest.from_http`,
-:meth:`SimRequest.from_websocket`).
+:meth:`SimRequest.from_websocket`), and reading a client's JSON so that no
+input can raise (:func:`decode_json`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import wirejson
 from ..frames import CloseFrame, Frame
 from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
 
@@ -49,6 +51,7 @@ __all__ = [
     "Simulator",
     "SimulatorConnection",
     "SimulatorFacts",
+    "decode_json",
     "json_response",
 ]
 
@@ -113,6 +116,15 @@ class DropConnection:
 
 #: What a simulator connection asks its host to do.
 ServerOut = str | bytes | CloseFrame | DropConnection
+
+
+def decode_json(data: str | bytes) -> Any:
+    """A client's JSON (a text frame, a binary frame, a request body), decoded
+    the way codecs decode a provider's (:func:`voiceadapters.wirejson.decode`):
+    raises :class:`~voiceadapters.wirejson.MalformedJSON` (a ``ValueError``)
+    and nothing else, for any input; lone surrogates come back as U+FFFD.
+    A simulator must survive every client, so it reads JSON only through this."""
+    return wirejson.decode(data)[0]
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:

@@ -102,7 +102,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import struct
 from collections import deque
 from collections.abc import Collection
@@ -127,6 +126,7 @@ from voiceadapters.simulator.base import (
     DropConnection,
     SimRequest,
     Simulator,
+    decode_json,
     json_response,
 )
 
@@ -388,7 +388,7 @@ class NextEVIConnection(AgentConnection):
 
     def _on_text(self, frame: str, now: float) -> None:
         try:
-            message = json.loads(frame)
+            message = decode_json(frame)
         except ValueError:
             self.received_messages.append(frame)
             self.invalid.append("text frame is not JSON")
