@@ -40,7 +40,15 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MalformedJSON", "bounded", "decode", "dumps_excerpt", "excerpt"]
+__all__ = [
+    "MAX_DEPTH",
+    "MalformedJSON",
+    "bounded",
+    "decode",
+    "dumps_excerpt",
+    "excerpt",
+    "scrub",
+]
 
 #: Arrays and objects nested deeper than this make a frame malformed.
 MAX_DEPTH = 64
@@ -86,6 +94,12 @@ def bounded(text: str, limit: int = 2000) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def scrub(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD: peer text (a URL
+    path, a query value) made safe to send back in a UTF-8 frame."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def dumps_excerpt(value: Any, limit: int = 300) -> str:

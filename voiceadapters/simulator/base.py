@@ -286,7 +286,11 @@ class Simulator(ABC):
         (compared in constant time)."""
         if not presented or not self._api_key:
             return False
-        return hmac.compare_digest(presented.encode(), self._api_key.encode())
+        # surrogatepass: a presented key is the client's text, and may hold
+        # what UTF-8 cannot (a lone surrogate); such a key simply does not match.
+        return hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"), self._api_key.encode()
+        )
 
     def bearer_accepted(self, request: SimRequest) -> bool:
         """Whether ``request`` carries ``Authorization: Bearer <the API key>``."""

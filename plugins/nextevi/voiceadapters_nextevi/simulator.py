@@ -108,6 +108,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voiceadapters import wirejson
 from voiceadapters.audio import wav_bytes
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, Frame, HttpResponse
@@ -241,12 +242,16 @@ class NextEVISimulator(Simulator):
         connection_id = request.path[len(prefix) :]
         if not request.path.startswith(prefix) or not connection_id or "/" in connection_id:
             return json_response(404, {"error": "not found"})
-        config_id = request.query.get("config_id", "")
+        # These three are echoed in connection_metadata: text the client sent
+        # that no UTF-8 frame can carry (a lone surrogate) is replaced first.
+        connection_id = wirejson.scrub(connection_id)
+        config_id = wirejson.scrub(request.query.get("config_id", ""))
+        project_id = wirejson.scrub(request.query.get("project_id", "")) or None
         connection = NextEVIConnection(
             self._agent(),
             connection_id=connection_id,
             config_id=config_id,
-            project_id=request.query.get("project_id") or None,
+            project_id=project_id,
             simulator=self,
             rejection=self._rejection(request, connection_id, config_id),
         )
