@@ -1,0 +1,52 @@
+"""Hostile frames from a Vatel server (issue 11): what the application sees.
+
+Each bug the fuzz harness (``python -m voiceadapters_conformance.fuzz``)
+found has its test here; the harness itself runs in conformance/tests."""
+
+from __future__ import annotations
+
+from voiceadapters.events import ProviderError, SessionStarted, ToolCall, UserTranscript
+
+DEEP = "[" * 200_000 + "]" * 200_000
+
+
+def test_a_frame_nested_200000_deep_is_a_provider_error_and_the_session_goes_on(
+    open_codec, feed_frames
+):
+    (error,) = feed_frames(open_codec, DEEP)
+    assert isinstance(error, ProviderError) and error.code == "malformed_json"
+    assert not error.fatal and len(error.message) < 300
+    assert error.message.startswith("frame is nested deeper than 64 levels: '[[[[")
+    assert feed_frames(open_codec, {"type": "session_started", "data": {"id": "s"}}) == [
+        SessionStarted(session_id="s")
+    ]
+
+
+def test_tool_arguments_nested_too_deep_are_refused_not_delivered(open_codec, feed_frames):
+    value = "[" * 100 + "]" * 100
+    frame = (
+        '{"type":"tool_call","data":{"toolCallId":"c","toolName":"t",'
+        f'"arguments":[{{"name":"x","value":{value}}}]}}}}'
+    )
+    (error,) = feed_frames(open_codec, frame)
+    assert error.code == "malformed_json" and "deeper than 64" in error.message
+
+
+def test_a_lone_surrogate_in_a_transcript_arrives_as_a_replacement_character(
+    open_codec, feed_frames
+):
+    frame = '{"type":"input_audio_transcript","data":{"transcript":"caf\\ud800"}}'
+    warning, transcript = feed_frames(open_codec, frame)
+    assert warning.code == "invalid_unicode" and not warning.fatal
+    assert transcript == UserTranscript(text="caf\ufffd", final=True)
+    transcript.text.encode("utf-8")  # printable
+
+
+def test_nan_and_huge_numbers_in_tool_arguments_arrive_as_none(open_codec, feed_frames):
+    frame = (
+        '{"type":"tool_call","data":{"toolCallId":"c","toolName":"t","arguments":'
+        '[{"name":"a","value":NaN},{"name":"b","value":1e400},{"name":"c","value":Infinity}]}}'
+    )
+    assert feed_frames(open_codec, frame) == [
+        ToolCall(call_id="c", name="t", arguments={"a": None, "b": None, "c": None})
+    ]
