@@ -4,7 +4,9 @@ proof that the harness finds what it is meant to find."""
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,7 @@ def test_no_exception_escapes_a_bounded_run_of_each_codec_and_simulator(name: st
         codec = fuzz_codec(name, 1500, seed=seed, huge=False, recording=recording)
         assert codec.inputs == 1500 and codec.outputs > 0
         assert not codec.findings, "\n".join(map(str, codec.findings.values()))
+        assert "provider_error:malformed_json" in codec.reached
         simulator = fuzz_simulator(name, 600, seed=seed, huge=False, recording=recording)
         assert simulator.inputs == 600 and simulator.sessions >= 1
         assert not simulator.findings, "\n".join(map(str, simulator.findings.values()))
@@ -56,7 +59,7 @@ def test_a_run_is_a_function_of_its_seed() -> None:
 
 def test_the_sweep_sets_every_field_path_to_every_hostile_value() -> None:
     seed = Seed.of('{"type": "t", "data": {"a": 1}}')
-    mutator = Mutator([seed], __import__("random").Random(0))
+    mutator = Mutator([seed], random.Random(0))
     frames = list(mutator.sweep())
     per_path = len(VALUES) + len(RAW_TOKENS) + 1  # each value, each raw token, removal
     assert len(frames) == len(list(paths(seed.value))) * per_path + 1  # + the type swap
@@ -65,9 +68,21 @@ def test_the_sweep_sets_every_field_path_to_every_hostile_value() -> None:
     assert '{"type": "t", "data": {}}' in frames
 
 
+def test_base64_audio_fields_are_damaged_as_audio_in_the_sweep() -> None:
+    seed = Seed.of(
+        json.dumps({"type": "tts_chunk", "content": base64.b64encode(bytes(64)).decode()})
+    )
+    frames = list(Mutator([seed], random.Random(0)).sweep())
+    audio = [
+        base64.b64decode(json.loads(f)["content"] + "==") for f in frames[-17:-1]
+    ]  # before the type swap
+    assert any(a.startswith(b"RIFF") for a in audio), "hostile WAV headers"
+    assert any(len(a) % 2 for a in audio), "odd byte counts"
+
+
 def test_random_frames_cover_binary_deep_and_badly_encoded_input() -> None:
     seeds = [Seed.of('{"type": "t", "text": "hi"}'), Seed.of(b"\x00\x01" * 320)]
-    mutator = Mutator(seeds, __import__("random").Random(3), huge=False)
+    mutator = Mutator(seeds, random.Random(3), huge=False)
     frames = [mutator.frame() for _ in range(3000)]
     assert any(isinstance(f, bytes) and len(f) % 2 for f in frames)
     assert any(f == b"" for f in frames)

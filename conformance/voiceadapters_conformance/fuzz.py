@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import json
 import random
+import re
 import sys
 import time
 import traceback
@@ -99,6 +100,8 @@ _EVENTS = (
     UnknownMessage,
 )
 
+_OWN_CODE = re.compile(r"[a-z]+_[a-z_]+")
+
 #: Close codes a peer can send (RFC 6455 §7.4), and none at all.
 _CLOSE_CODES: tuple[int | None, ...] = (None, 1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008)
 _CLOSE_CODES += (1011, 1012, 1013, 3000, 4000, 4001, 4002, 4003, 4004, 4009, 4500, 4999)
@@ -131,6 +134,9 @@ class Report:
     #: Events a codec produced; frames and responses a simulator answered with.
     outputs: int = 0
     by_input: dict[str, int] = field(default_factory=dict)
+    #: What the inputs reached, for the codec path: event types and the
+    #: plugin's ``provider_error`` codes (``provider_error:malformed_wav``).
+    reached: dict[str, int] = field(default_factory=dict)
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
 
     @property
@@ -155,6 +161,7 @@ class Report:
             "sessions": self.sessions,
             "outputs": self.outputs,
             "inputs_by_kind": dict(sorted(self.by_input.items())),
+            "reached": dict(sorted(self.reached.items())),
             "exceptions": self.exceptions,
             "findings": [str(f) for f in self.findings.values()],
         }
@@ -236,8 +243,11 @@ def record(provider: Provider | str) -> Recording:
     wire = StreamConverter(fmt, provider.wire_input).convert(pcm)
     silence = bytes(provider.wire_input.bytes_per_second)
     chunk = provider.wire_input.bytes_per_second // 50
+    half = wire[: len(wire) // 2 & ~1]
     for scenario in provider.scenarios:
-        simulator = provider.make_simulator(api_key=FUZZ_KEY, scenario=scenario, pace=0.0)
+        # Real-time pacing on the fake clock, so that the agent is still
+        # speaking when the user talks again (a barge-in) or interrupts.
+        simulator = provider.make_simulator(api_key=FUZZ_KEY, scenario=scenario, pace=1.0)
         pair = CodecPair(
             provider.make_codec(_config(provider, simulator, FUZZ_KEY)),
             simulator,
@@ -246,7 +256,7 @@ def record(provider: Provider | str) -> Recording:
         try:
             pair.handshake()
             pair.advance(1.0)
-            for audio in (wire, silence, silence):
+            for audio in (wire, silence, half, silence, silence):
                 if not pair.ended:
                     pair.stream_audio(audio, chunk)
             for event in list(pair.events):
@@ -254,10 +264,11 @@ def record(provider: Provider | str) -> Recording:
                     pair.send(SendToolResult(call_id=event.call_id, output='{"ok": true}'))
             if caps.text_input and not pair.ended:
                 pair.send(SendText(text="hello there"))
+                pair.advance(0.5)
             if caps.client_interrupt and not pair.ended:
                 pair.send(Interrupt())
             if not pair.ended:
-                pair.advance(5.0)
+                pair.advance(30.0)  # idle warnings and hang-ups come after a silence
         except VoiceAdaptersError:
             pass
         _keep(rec, pair)
@@ -301,6 +312,13 @@ def _check_events(codec: Codec, report: Report, example: str) -> bool:
             report._found(f"{event.type} after session_ended", "codec", example)
         if isinstance(event, SessionEnded):
             ended = True
+        kind: str = event.type
+        if isinstance(event, ProviderError):
+            # The plugin's own codes (snake case) by name; the peer's, whatever
+            # the mutations made of them, together.
+            own = _OWN_CODE.fullmatch(event.code) is not None
+            kind = f"provider_error:{event.code if own else '(the provider’s code)'}"
+        report.reached[kind] = report.reached.get(kind, 0) + 1
         try:
             repr(event)
             json.dumps(event_to_log(event), ensure_ascii=False).encode("utf-8")

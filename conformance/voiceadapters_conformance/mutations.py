@@ -7,7 +7,9 @@ JSON: drop, duplicate or retype a field at any path, swap the message type
 for another known one (so every handler meets every other handler's
 fields), nest deeply, grow huge, and encode badly (lone surrogates, NUL, a
 byte-order mark, invalid UTF-8 in a binary frame, number literals no float
-holds). Byte-level damage (truncation, flipped characters), odd, empty and
+holds). Audio inside a message is mutated as audio: a base64 field is
+decoded, damaged (odd lengths, flipped bytes, WAV headers whose rate,
+channels, sample width, format tag or chunk sizes lie) and re-encoded. Byte-level damage (truncation, flipped characters), odd, empty and
 huge binary frames and wholly random frames complete it.
 
 Everything is drawn from one :class:`random.Random`, so a run is a function
@@ -17,8 +19,11 @@ seed with every value of :data:`VALUES`; :meth:`Mutator.frame` draws at random.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import random
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +146,16 @@ def _parent(root: Any, path: Path) -> Any:
     return node
 
 
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) < 8 or len(value) % 4:
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def _copy(value: Any) -> Any:
     # JSON values only: a round trip is the fastest deep copy.
     return json.loads(json.dumps(value))
@@ -171,8 +186,9 @@ class Mutator:
 
     def sweep(self) -> Iterator[Frame]:
         """Every seed with each of its field paths set to each value of
-        :data:`VALUES` and :data:`RAW_TOKENS`, then removed; each seed's
-        type swapped for every known type."""
+        :data:`VALUES` and :data:`RAW_TOKENS`, then removed, and each base64
+        field damaged as audio 16 times; each seed's type swapped for every
+        known type."""
         for seed in self.json_seeds:
             for path in list(paths(seed.value)):
                 for value in VALUES:
@@ -180,6 +196,12 @@ class Mutator:
                 for token in RAW_TOKENS:
                     yield self._encode(self._set(seed.value, path, _MARK), raw=token)
                 yield self._encode(self._delete(seed.value, path))
+                if _is_base64(_parent(seed.value, path)[path[-1]]):
+                    for _ in range(16):  # audio: damaged as audio
+                        root = _copy(seed.value)
+                        node = _parent(root, path)
+                        node[path[-1]] = self._payload(node[path[-1]])
+                        yield self._encode(root)
             if isinstance(seed.value, dict):
                 for kind in self.types:
                     for key in ("type", "event"):
@@ -226,6 +248,9 @@ class Mutator:
                 target = _parent(value, path)
                 if isinstance(target, dict):
                     target[rng.choice(("type", "event"))] = rng.choice(self.types)
+            elif op < 0.76:
+                node = _parent(value, path)
+                node[path[-1]] = self._payload(node[path[-1]])
             elif op < 0.80:
                 node = _parent(value, path)
                 item = node[path[-1]]
@@ -248,6 +273,50 @@ class Mutator:
             key = rng.choice(list(value) or ["type"])
             text = "{" + json.dumps(key) + ":" + json.dumps(self._value()) + "," + text[1:]
         return text
+
+    def _payload(self, value: Any) -> Any:
+        """A base64 field's bytes damaged (module docstring); else a hostile WAV."""
+        rng = self.rng
+        data = b""
+        if isinstance(value, str) and len(value) >= 4:
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                data = b""
+        roll = rng.random()
+        if data and roll < 0.3:
+            cut = rng.randrange(len(data) + 1)
+            data = data[: cut | 1] if rng.random() < 0.5 else data[:cut]
+        elif data and roll < 0.5:
+            damaged = bytearray(data)
+            for _ in range(rng.randrange(1, 5)):
+                damaged[rng.randrange(len(damaged))] = rng.getrandbits(8)
+            data = bytes(damaged)
+        else:
+            data = self._wav(data[44:] if data[:4] == b"RIFF" else data)
+        text = base64.b64encode(data).decode("ascii")
+        if rng.random() < 0.1:
+            text = text.rstrip("=") + rng.choice(("", "=", "===", "!", " "))
+        return text
+
+    def _wav(self, pcm: bytes) -> bytes:
+        """A WAV file around ``pcm`` whose header may lie about anything."""
+        rng = self.rng
+        rate = rng.choice((0, 1, 7, 8000, 16000, 24000, 44100, 384000, 10**6, 2**32 - 1))
+        channels = rng.choice((0, 1, 1, 2, 3, 255, 65535))
+        bits = rng.choice((0, 8, 16, 16, 24, 32, 65535))
+        tag = rng.choice((1, 1, 3, 0xFFFE, 0))
+        block = (channels * bits // 8) & 0xFFFF
+        fmt = struct.pack("<HHIIHH", tag, channels, rate, (rate * block) & 0xFFFFFFFF, block, bits)
+        fmt_size = rng.choice((16, 16, 18, 6, 0, 0xFFFFFFFF))
+        data_size = rng.choice((len(pcm), len(pcm), len(pcm) + 1, 0, 0xFFFFFFFF))
+        body = b"WAVE" + b"fmt " + struct.pack("<I", fmt_size) + fmt
+        if rng.random() < 0.2:
+            body += b"LIST" + struct.pack("<I", rng.choice((4, 0xFFFFFFF0))) + b"INFO"
+        body += b"data" + struct.pack("<I", data_size) + pcm
+        riff = rng.choice((len(body), 0, 0xFFFFFFFF))
+        wav = b"RIFF" + struct.pack("<I", riff) + body
+        return wav[: rng.randrange(12, len(wav) + 1)] if rng.random() < 0.2 else wav
 
     def _swap_root(self, value: Any, nested: bool) -> Any:
         rng = self.rng
