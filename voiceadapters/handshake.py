@@ -105,8 +105,14 @@ class HttpResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises ``ValueError`` if it is not JSON."""
-        return _json.loads(self.body.decode("utf-8"))
+        """The body parsed as JSON; raises ``ValueError`` if it is not JSON.
+
+        Decoded like a provider's frames (:func:`voiceadapters.wirejson.decode`):
+        too deep, not UTF-8 or not JSON is a ``ValueError``, never another
+        exception, and lone surrogates come back as U+FFFD."""
+        from .wirejson import decode
+
+        return decode(self.body)[0]
 
     def text(self, limit: int = 300) -> str:
         text = self.body.decode("utf-8", errors="replace")

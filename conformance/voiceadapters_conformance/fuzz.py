@@ -9,7 +9,10 @@ codec
     (:class:`voiceadapters.testing.CodecPair`), each input goes to
     ``receive_frame`` — a frame from :class:`~voiceadapters_conformance.mutations.Mutator`
     — or, for a few, ``receive_closed`` with any close code or
-    ``handle_timer``. Nothing may escape, every event must be a valid event
+    ``handle_timer``; for a plugin with an HTTP step, 3 % go to a fresh
+    codec's ``receive_http_response`` (the simulator's recorded token
+    response, its status or body mutated), which may raise only the typed
+    :class:`~voiceadapters.errors.TokenRequestError`. Nothing may escape, every event must be a valid event
     that renders (``repr``, :func:`~voiceadapters.events.event_to_log`, UTF-8
     JSON), and ``session_ended`` must come once and last. A session that
     ended is replaced by a fresh one.
@@ -65,7 +68,7 @@ from voiceadapters.events import (
     event_to_log,
 )
 from voiceadapters.frames import CloseFrame
-from voiceadapters.handshake import HttpRequest, HttpResponse
+from voiceadapters.handshake import HttpRequest, HttpResponse, WebSocketRequest
 from voiceadapters.provider import Provider
 from voiceadapters.registry import registry
 from voiceadapters.simulator.base import (
@@ -204,6 +207,8 @@ class Recording:
     client_frames: list[str | bytes] = field(default_factory=list)
     http_requests: list[SimRequest] = field(default_factory=list)
     ws_requests: list[SimRequest] = field(default_factory=list)
+    #: The simulator's answers to the codec's HTTP steps (token responses).
+    http_responses: list[HttpResponse] = field(default_factory=list)
 
     def seeds(self, frames: list[str | bytes], per_kind: int = 6) -> list[Seed]:
         """At most ``per_kind`` distinct frames of each message type (and of
@@ -288,6 +293,7 @@ def record(provider: Provider | str) -> Recording:
 def _keep(rec: Recording, pair: CodecPair) -> None:
     rec.server_frames += [f for f in pair.server_frames if isinstance(f, str | bytes)]
     rec.client_frames += [f for f in pair.client_frames if isinstance(f, str | bytes)]
+    rec.http_responses += pair.http_responses
     for step in pair.handshake_steps:
         if isinstance(step, HttpRequest):
             rec.http_requests.append(SimRequest.from_http(step))
@@ -346,6 +352,47 @@ def _next_frame(i: int, sweep: Iterator[str | bytes], mutator: Mutator) -> tuple
     return mutator.frame(), "random"
 
 
+def _fuzz_token_step(
+    provider: Provider,
+    rec: Recording,
+    mutator: Mutator,
+    rng: random.Random,
+    report: Report,
+) -> None:
+    """A fresh codec's HTTP step answered with a mutated recorded response: it
+    may raise only its typed errors (``TokenRequestError``), and the step that
+    follows must render."""
+    base = rng.choice(rec.http_responses)
+    body = base.body
+    op = rng.randrange(4)
+    if op == 0:
+        status = rng.choice((200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 503, 0, 999))
+        response = HttpResponse(status, body, base.headers)
+    else:
+        frame = mutator.frame() if op < 3 or not body else body[: rng.randrange(len(body))]
+        data = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
+        response = HttpResponse(200, data, base.headers)
+    example = f"receive_http_response(HttpResponse({response.status}, {_excerpt(response.body)}))"
+    report._count("http")
+    simulator = provider.make_simulator(api_key=FUZZ_KEY, pace=0.0)
+    codec = provider.make_codec(_config(provider, simulator, FUZZ_KEY))
+    try:
+        if not isinstance(codec.handshake_step(), HttpRequest):
+            return
+        try:
+            codec.receive_http_response(response)
+        except VoiceAdaptersError:
+            return  # a typed refusal: what connect() raises
+        step = codec.handshake_step()
+        if step is not None:
+            repr(step)
+            str(step).encode("utf-8")
+            if isinstance(step, HttpRequest | WebSocketRequest):
+                step.reveal_url().encode("utf-8")
+    except Exception as exc:
+        report._found(f"{type(exc).__name__}: {exc}"[:200], _where(exc), example)
+
+
 def fuzz_codec(
     provider: Provider | str,
     inputs: int,
@@ -374,6 +421,9 @@ def fuzz_codec(
             report.sessions += 1
         codec = pair.codec
         roll = rng.random()
+        if roll > 0.97 and rec.http_responses:
+            _fuzz_token_step(chosen, rec, mutator, rng, report)
+            continue
         try:
             if roll < 0.006:
                 code = rng.choice(_CLOSE_CODES)

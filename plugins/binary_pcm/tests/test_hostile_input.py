@@ -5,7 +5,11 @@ found has its test here; the harness itself runs in conformance/tests."""
 
 from __future__ import annotations
 
+import pytest
+
+from voiceadapters.errors import TokenRequestError
 from voiceadapters.events import AgentAudio, ProviderError, SessionEnded, SessionStarted
+from voiceadapters.handshake import HttpResponse
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -36,3 +40,12 @@ def test_a_huge_session_ended_reason_is_cut_in_the_event(connected_codec, feed_f
     (ended,) = feed_frames(connected_codec, {"type": "session_ended", "reason": "r" * 100_000})
     assert isinstance(ended, SessionEnded) and ended.reason == "completed"
     assert ended.provider_reason is not None and len(ended.provider_reason) < 600
+
+
+def test_a_token_response_nested_200000_deep_is_a_token_request_error(provider, make_config):
+    codec = provider.make_codec(make_config("binary-pcm://127.0.0.1:1?tls=false"))
+    codec.handshake_step()
+    body = b'{"token":"t","ws_url":' + DEEP.encode() + b"}"
+    with pytest.raises(TokenRequestError) as caught:
+        codec.receive_http_response(HttpResponse(200, body))
+    assert caught.value.status == 200 and "not a JSON object" in str(caught.value)

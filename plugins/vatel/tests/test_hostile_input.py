@@ -5,7 +5,11 @@ found has its test here; the harness itself runs in conformance/tests."""
 
 from __future__ import annotations
 
+import pytest
+
+from voiceadapters.errors import TokenRequestError
 from voiceadapters.events import ProviderError, SessionStarted, ToolCall, UserTranscript
+from voiceadapters.handshake import HttpResponse, WebSocketRequest
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -50,3 +54,22 @@ def test_nan_and_huge_numbers_in_tool_arguments_arrive_as_none(open_codec, feed_
     assert feed_frames(open_codec, frame) == [
         ToolCall(call_id="c", name="t", arguments={"a": None, "b": None, "c": None})
     ]
+
+
+def test_a_token_response_nested_200000_deep_is_a_token_request_error(provider, make_config):
+    codec = provider.make_codec(make_config("vatel://?agent_id=agent-1"))
+    codec.handshake_step()
+    body = b'{"token":' + DEEP.encode() + b"}"
+    with pytest.raises(TokenRequestError) as caught:
+        codec.receive_http_response(HttpResponse(200, body))
+    assert caught.value.status == 200 and "not a JSON object" in str(caught.value)
+    assert len(str(caught.value)) < 600
+
+
+def test_a_token_with_a_lone_surrogate_still_makes_a_websocket_url(provider, make_config):
+    codec = provider.make_codec(make_config("vatel://?agent_id=agent-1"))
+    codec.handshake_step()
+    codec.receive_http_response(HttpResponse(200, b'{"token":"jwt\\ud800"}'))
+    step = codec.handshake_step()
+    assert isinstance(step, WebSocketRequest)
+    assert step.reveal_url().endswith("token=jwt%EF%BF%BD")  # U+FFFD, encodable
