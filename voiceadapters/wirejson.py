@@ -137,30 +137,44 @@ def decode(frame: str | bytes, *, max_depth: int = MAX_DEPTH) -> tuple[Any, int]
         raise MalformedJSON(
             "malformed_json", f"frame is not JSON ({exc}): {excerpt(text)}"
         ) from None
-    # Cheap first: a frame with fewer brackets than the limit cannot be too deep.
-    if text.count("[") + text.count("{") > max_depth and _too_deep(value, max_depth):
+    too_deep, suspicious = _inspect(value, max_depth)
+    if too_deep:
         raise MalformedJSON(
             "malformed_json", f"frame is nested deeper than {max_depth} levels: {excerpt(text)}"
         )
-    # A surrogate can only come from a \u escape or a str frame that holds one.
-    if "\\u" in text or not text.isascii():
-        return _repair(value)
-    return value, 0
+    # A lone surrogate is not ASCII, and str.isascii() costs nothing: only a
+    # message with a non-ASCII string is searched and repaired.
+    return _repair(value) if suspicious else (value, 0)
 
 
-def _too_deep(value: Any, limit: int) -> bool:
+def _inspect(value: Any, limit: int) -> tuple[bool, bool]:
+    """``(nested deeper than limit, holds a non-ASCII string)``, in one walk
+    over the containers (a frame of audio has one or two)."""
+    if isinstance(value, str):
+        return False, not value.isascii()
     if not isinstance(value, dict | list):
-        return False
+        return False, False
+    suspicious = False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
+            return True, suspicious
+        if isinstance(item, dict):
+            for key in item:
+                if not key.isascii():
+                    suspicious = True
+                    break
+            children = item.values()
+        else:
+            children = item
         for child in children:
-            if isinstance(child, dict | list):
+            if isinstance(child, str):
+                if not suspicious and not child.isascii():
+                    suspicious = True
+            elif isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-    return False
+    return False, suspicious
 
 
 def _repair(value: Any) -> tuple[Any, int]:
