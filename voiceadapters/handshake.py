@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from .frames import CloseFrame, Frame, OutFrame
 from .secrets import MASK, Secret, reveal
+from .wirejson import decode as _decode_json
 
 __all__ = [
     "CloseFrame",
@@ -110,9 +111,7 @@ class HttpResponse:
         Decoded like a provider's frames (:func:`voiceadapters.wirejson.decode`):
         too deep, not UTF-8 or not JSON is a ``ValueError``, never another
         exception, and lone surrogates come back as U+FFFD."""
-        from .wirejson import decode
-
-        return decode(self.body)[0]
+        return _decode_json(self.body)[0]
 
     def text(self, limit: int = 300) -> str:
         text = self.body.decode("utf-8", errors="replace")

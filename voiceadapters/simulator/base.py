@@ -23,8 +23,8 @@ and scenario checks (:class:`Simulator`), the ``Authorization: Bearer`` check
 scripted agent and turns its actions into wire messages
 (:class:`AgentConnection`), and the translation of a client's handshake step
 into the request a server sees (:meth:`SimRequest.from_http`,
-:meth:`SimRequest.from_websocket`), and reading a client's JSON so that no
-input can raise (:func:`decode_json`).
+:meth:`SimRequest.from_websocket`); and the one way to read a client's JSON,
+which no input can make raise (:func:`decode_json`).
 """
 
 from __future__ import annotations
