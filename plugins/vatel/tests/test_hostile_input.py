@@ -73,3 +73,38 @@ def test_a_token_with_a_lone_surrogate_still_makes_a_websocket_url(provider, mak
     step = codec.handshake_step()
     assert isinstance(step, WebSocketRequest)
     assert step.reveal_url().endswith("token=jwt%EF%BF%BD")  # U+FFFD, encodable
+
+
+@pytest.mark.network
+async def test_the_served_simulator_notes_a_deep_frame_and_logs_no_traceback(caplog):
+    """Issue 11: the Vatel simulator logged a RecursionError traceback for
+    such a client message; over a real WebSocket it now notes it as invalid
+    input (and a strict simulator closes with 1007, test_simulator.py)."""
+    import asyncio
+    import logging
+
+    import aiohttp
+
+    from voiceadapters.testing import serve_simulator
+    from voiceadapters_vatel.simulator import DEFAULT_AGENT_ID
+
+    caplog.set_level(logging.DEBUG)
+    async with serve_simulator("vatel", api_key="k", scenario="echo") as (server, _, simulator):
+        base = f"127.0.0.1:{server.port}"
+        async with aiohttp.ClientSession() as http:
+            answer = await http.post(
+                f"http://{base}/v1/session-token",
+                json={"agent_id": DEFAULT_AGENT_ID},
+                headers={"Authorization": "Bearer k"},
+            )
+            token = (await answer.json())["token"]
+            async with http.ws_connect(f"ws://{base}/v1/connection?token={token}") as ws:
+                await ws.receive()  # session_started
+                await ws.send_str(DEEP)
+                for _ in range(100):
+                    if simulator.connections and simulator.connections[-1].invalid:
+                        break
+                    await asyncio.sleep(0.02)
+                (connection,) = simulator.connections
+                assert len(connection.invalid) == 1 and not ws.closed
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
