@@ -13,6 +13,7 @@ from voiceadapters.events import (
     EventAdapter,
     SessionEnded,
     ToolCall,
+    UnknownMessage,
     UserTranscript,
     event_to_log,
 )
@@ -100,6 +101,16 @@ def test_agent_audio_log_line_has_byte_count_and_duration_not_bytes() -> None:
 def test_agent_audio_repr_is_short() -> None:
     event = AgentAudio(pcm=bytes(48000), format=AudioFormat(24000))
     assert "48000 bytes" in repr(event) and len(repr(event)) < 150
+
+
+def test_a_huge_unknown_message_has_a_short_repr_and_keeps_all_of_raw() -> None:
+    raw = {"type": "x", "blob": "y" * (1 << 20)}
+    event = UnknownMessage(raw=raw)
+    assert len(repr(event)) < 600 and len(str(event)) < 600
+    assert repr(event).startswith("UnknownMessage(raw={'type': 'x', 'blob': 'yyy")
+    assert repr(event).endswith(f"… ({len(repr(raw))} characters))")
+    assert event.raw == raw  # the application still gets every byte
+    assert repr(UnknownMessage(raw={"type": "y"})) == "UnknownMessage(raw={'type': 'y'})"
 
 
 def test_http_error_message_prefers_the_json_error_field() -> None:

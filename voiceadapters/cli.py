@@ -147,6 +147,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # -- run / demo ---------------------------------------------------------------------
 
 
+def _short(value: Any, limit: int = 300) -> str:
+    """``repr(value)``, cut for a terminal line: a provider's unknown message
+    or error text may be megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 class _Printer:
     """Prints events as they arrive; agent audio as one line per turn."""
 
@@ -167,7 +174,7 @@ class _Printer:
             return
         data = event_to_log(event)
         data.pop("type")
-        detail = " ".join(f"{k}={v!r}" for k, v in data.items() if v is not None)
+        detail = " ".join(f"{k}={_short(v)}" for k, v in data.items() if v is not None)
         if isinstance(event, AgentAudioDone):
             count, seconds = self._turn_audio.get(event.turn_id, [0, 0.0])
             detail += f" ({int(count)} frames, {seconds:.2f} s of audio)"

@@ -46,6 +46,7 @@ import warnings
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
+from . import wirejson
 from .capabilities import Capabilities
 from .commands import COMMAND_CAPABILITY, Close, Command
 from .errors import SessionClosedError, UnsupportedCommandError
@@ -59,6 +60,9 @@ from .reconnect import RETRYABLE_CLOSE_CODES
 __all__ = ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
 
 HandshakeStep = HttpRequest | WebSocketRequest | None
+
+#: Longest ``provider_error.code`` kept (a peer may put anything there).
+_CODE_LIMIT = 100
 
 
 def default_close_reason(code: int | None, *, client_closing: bool) -> EndReason:
@@ -348,6 +352,8 @@ class Codec(ABC):
         """Emit ``session_ended`` (once) and optionally close the socket."""
         if self._ended:
             return
+        if provider_reason is not None:
+            provider_reason = wirejson.bounded(provider_reason, _CODE_LIMIT * 5)
         self._events.append(
             SessionEnded(reason=reason, provider_reason=provider_reason, close_code=close_code)
         )
@@ -357,7 +363,15 @@ class Codec(ABC):
             self._send(close)
 
     def _error(self, code: str, message: str, *, fatal: bool = False) -> None:
-        self._emit(ProviderError(code=code, message=message, fatal=fatal))
+        # Codes and messages may be the peer's own words: bounded, so that a
+        # megabyte error message does not become a megabyte event or log line.
+        self._emit(
+            ProviderError(
+                code=wirejson.bounded(code, _CODE_LIMIT),
+                message=wirejson.bounded(message),
+                fatal=fatal,
+            )
+        )
 
     def _unknown(self, raw: Any) -> None:
         self._emit(UnknownMessage(raw=raw))
@@ -365,23 +379,30 @@ class Codec(ABC):
     def _malformed(self, kind: str, exc: MalformedField) -> None:
         """Report a known message ``kind`` whose field did not fit
         (:mod:`voiceadapters.fields`): a non-fatal ``malformed_message``."""
-        self._error("malformed_message", f"{kind}: {exc}")
+        self._error("malformed_message", f"{wirejson.bounded(kind, _CODE_LIMIT)}: {exc}")
 
     def _parse_json_object(self, frame: Frame) -> dict[str, Any] | None:
-        """Decode a text frame as a JSON object, or report ``provider_error`` and
-        return ``None`` (binary frame, invalid UTF-8 or JSON, not an object)."""
-        if isinstance(frame, bytes):
-            try:
-                frame = frame.decode("utf-8")
-            except UnicodeDecodeError:
-                self._error("malformed_frame", f"binary frame of {len(frame)} bytes is not UTF-8")
-                return None
+        """Decode a frame as a JSON object (:func:`voiceadapters.wirejson.decode`),
+        or report a non-fatal ``provider_error`` and return ``None``:
+        ``malformed_frame`` (a binary frame that is not UTF-8),
+        ``malformed_json`` (not JSON, or nested deeper than
+        :data:`~voiceadapters.wirejson.MAX_DEPTH`), ``malformed_message`` (not
+        an object). Lone surrogates replaced with U+FFFD are reported as
+        ``invalid_unicode`` and the message is still returned."""
         try:
-            message = json.loads(frame)
-        except ValueError as exc:
-            self._error("malformed_json", f"frame is not JSON ({exc}): {frame[:120]!r}")
+            message, replaced = wirejson.decode(frame)
+        except wirejson.MalformedJSON as exc:
+            self._error(exc.code, exc.message)
             return None
         if not isinstance(message, dict):
-            self._error("malformed_message", f"JSON frame is not an object: {frame[:120]!r}")
+            self._error(
+                "malformed_message", f"JSON frame is not an object: {wirejson.excerpt(frame)}"
+            )
             return None
+        if replaced:
+            self._error(
+                "invalid_unicode",
+                f"{replaced} lone UTF-16 surrogate(s) replaced with U+FFFD in "
+                f"{wirejson.excerpt(frame)}",
+            )
         return message

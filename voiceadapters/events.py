@@ -56,6 +56,10 @@ EndReason = Literal[
 END_REASONS: tuple[str, ...] = EndReason.__args__  # type: ignore[attr-defined]
 
 
+#: Longest rendering of a provider's raw message in a repr.
+_REPR_LIMIT = 500
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -225,6 +229,16 @@ class UnknownMessage(_Event):
 
     type: Literal["unknown_message"] = "unknown_message"
     raw: Any
+
+    def __repr__(self) -> str:
+        # raw is whatever the provider sent, up to the transport's 16 MiB:
+        # logs and tracebacks get its start (the event keeps all of it).
+        text = repr(self.raw)
+        if len(text) > _REPR_LIMIT:
+            text = f"{text[:_REPR_LIMIT]}… ({len(text)} characters)"
+        return f"UnknownMessage(raw={text})"
+
+    __str__ = __repr__
 
 
 Event = Annotated[

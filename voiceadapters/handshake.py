@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from .frames import CloseFrame, Frame, OutFrame
 from .secrets import MASK, Secret, redact, reveal
+from .wirejson import decode as _decode_json
 
 __all__ = [
     "DEFAULT_FIRST_MESSAGE_TIMEOUT",
@@ -148,8 +149,12 @@ class HttpResponse:
         return f"{len(self.body)} bytes of {kind.split(';')[0].strip() or kind}"
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises ``ValueError`` if it is not JSON."""
-        return _json.loads(self.body.decode("utf-8"))
+        """The body parsed as JSON; raises ``ValueError`` if it is not JSON.
+
+        Decoded like a provider's frames (:func:`voiceadapters.wirejson.decode`):
+        too deep, not UTF-8 or not JSON is a ``ValueError``, never another
+        exception, and lone surrogates come back as U+FFFD."""
+        return _decode_json(self.body)[0]
 
     def text(self, limit: int = 300) -> str:
         """An excerpt of the body, the request's secrets masked."""

@@ -28,7 +28,8 @@ and scenario checks (:class:`Simulator`), the ``Authorization: Bearer`` check
 scripted agent and turns its actions into wire messages
 (:class:`AgentConnection`), and the translation of a client's handshake step
 into the request a server sees (:meth:`SimRequest.from_http`,
-:meth:`SimRequest.from_websocket`).
+:meth:`SimRequest.from_websocket`); and the one way to read a client's JSON,
+which no input can make raise (:func:`decode_json`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import wirejson
 from ..frames import CloseFrame, Frame
 from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
 from .records import RecentBytes, RecentList
@@ -59,6 +61,7 @@ __all__ = [
     "Simulator",
     "SimulatorConnection",
     "SimulatorFacts",
+    "decode_json",
     "json_response",
 ]
 
@@ -135,6 +138,15 @@ CONNECTION_LIMIT = 100
 
 #: What a simulator connection asks its host to do.
 ServerOut = str | bytes | CloseFrame | DropConnection
+
+
+def decode_json(data: str | bytes) -> Any:
+    """A client's JSON (a text frame, a binary frame, a request body), decoded
+    the way codecs decode a provider's (:func:`voiceadapters.wirejson.decode`):
+    raises :class:`~voiceadapters.wirejson.MalformedJSON` (a ``ValueError``)
+    and nothing else, for any input; lone surrogates come back as U+FFFD.
+    A simulator must survive every client, so it reads JSON only through this."""
+    return wirejson.decode(data)[0]
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
@@ -302,7 +314,11 @@ class Simulator(ABC):
         (compared in constant time)."""
         if not presented or not self._api_key:
             return False
-        return hmac.compare_digest(presented.encode(), self._api_key.encode())
+        # surrogatepass: a presented key is the client's text, and may hold
+        # what UTF-8 cannot (a lone surrogate); such a key simply does not match.
+        return hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"), self._api_key.encode()
+        )
 
     def bearer_accepted(self, request: SimRequest) -> bool:
         """Whether ``request`` carries ``Authorization: Bearer <the API key>``."""

@@ -213,7 +213,14 @@ def test_no_first_message_within_the_deadline_is_auth_timeout_4001():
 
 @pytest.mark.parametrize(
     "first",
-    ['{"tok":"x"}', '{"token":null}', "not json", '"token"', b"\x00\x00" * 320],
+    [
+        '{"tok":"x"}',
+        '{"token":null}',
+        "not json",
+        '"token"',
+        b"\x00\x00" * 320,
+        '{"token":' + "[" * 200_000 + "]" * 200_000 + "}",  # a RecursionError before issue 11
+    ],
 )
 def test_a_first_message_without_a_token_is_invalid_auth_4002(first):
     connection = connect(BinaryPcmSimulator(KEY))

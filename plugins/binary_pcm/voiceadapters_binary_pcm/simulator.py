@@ -114,7 +114,6 @@ Scenarios
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -136,6 +135,7 @@ from voiceadapters.simulator.base import (
     DropConnection,
     SimRequest,
     Simulator,
+    decode_json,
     json_response,
 )
 from voiceadapters.simulator.records import RecentBytes, RecentList
@@ -495,6 +495,6 @@ class BinaryPcmConnection(AgentConnection):
 def _decode(frame: str) -> Any:
     """A text frame as JSON, or the text itself when it is not JSON."""
     try:
-        return json.loads(frame)
+        return decode_json(frame)
     except ValueError:
         return frame

@@ -24,15 +24,15 @@ Server messages → events::
                                          server_shutdown if r is "shutdown", else completed
     a known event with fields missing  → provider_error("malformed_message")
      or mistyped
-    a text frame that is not JSON      → provider_error("malformed_json")
-    any other JSON                     → unknown_message(raw=<the JSON>)
+    a text frame that is not a JSON    → provider_error("malformed_json" or
+     object                              "malformed_message"), from the base class
+    any other JSON object              → unknown_message(raw=<the object>)
 
 Commands: ``send_audio`` → one binary frame of raw PCM; ``close`` → close 1000.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from voiceadapters.codec import Codec
@@ -97,12 +97,11 @@ class ExampleCodec(Codec):
         if isinstance(frame, bytes):
             self._on_audio(frame)
             return
-        try:
-            message = json.loads(frame)
-        except ValueError:
-            self._emit(ProviderError(code="malformed_json", message=f"not JSON: {frame[:80]!r}"))
-            return
-        self._on_message(message)
+        # The base class decodes any frame safely: not JSON, too deep, not an
+        # object → a provider_error and None (voiceadapters.wirejson).
+        message = self._parse_json_object(frame)
+        if message is not None:
+            self._on_message(message)
 
     def _on_message(self, message: Any) -> None:
         match message:

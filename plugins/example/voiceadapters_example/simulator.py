@@ -34,7 +34,13 @@ from voiceadapters.simulator.agent import (
     Interrupted,
     TranscriptOut,
 )
-from voiceadapters.simulator.base import AgentConnection, SimRequest, Simulator, json_response
+from voiceadapters.simulator.base import (
+    AgentConnection,
+    SimRequest,
+    Simulator,
+    decode_json,
+    json_response,
+)
 
 from .provider import TALK_PATH, WIRE_FORMAT, ExampleProvider
 
@@ -102,7 +108,7 @@ class ExampleConnection(AgentConnection):
     def receive_frame(self, frame: Frame, now: float) -> None:
         if isinstance(frame, str):  # Parrot clients send none: recorded for tests, ignored
             try:
-                self.received_messages.append(json.loads(frame))
+                self.received_messages.append(decode_json(frame))
             except ValueError:
                 self.received_messages.append(frame)
             return

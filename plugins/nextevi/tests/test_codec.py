@@ -318,7 +318,7 @@ def test_echo_session_event_stream(make_pair, speech24):
     emotions = of(pair.events, Emotion)
     assert [e.source for e in emotions] == ["transcription", "emotion_update"]
     assert all(e.scores == {"calm": 0.62, "interest": 0.23, "joy": 0.15} for e in emotions)
-    assert [u.raw["type"] for u in of(pair.events, UnknownMessage)] == ["turn_complete"]
+    assert not of(pair.events, UnknownMessage), "turn_complete is known and gives no event"
     texts = of(pair.events, AgentText)
     assert texts[-1].final and "".join(t.delta for t in texts) == texts[-1].text
     assert {t.turn_id for t in texts} == {"gen-1"}
@@ -683,19 +683,19 @@ def test_bad_emotion_entries_are_skipped_and_reported_once(open_codec, feed_fram
 @pytest.mark.parametrize(
     ("message", "code", "text"),
     [
-        ({"type": "error", "error_code": "CONFIG_NOT_FOUND", "error_message": "Unknown config"},
-         "CONFIG_NOT_FOUND", "Unknown config"),
+        ({"type": "error", "error_code": "TURN_DETECTION_FAILED", "error_message": "no turn"},
+         "TURN_DETECTION_FAILED", "no turn"),
         ({"type": "error", "error": "Something broke"}, "nextevi_error", "Something broke"),
-        ({"type": "error", "data": {"code": "JWT_TOKEN_EXPIRED", "message": "Token expired"}},
-         "JWT_TOKEN_EXPIRED", "Token expired"),
+        ({"type": "error", "data": {"code": "IDLE_TIMEOUT_WARNING", "message": "Idle"}},
+         "IDLE_TIMEOUT_WARNING", "Idle"),
         ({"type": "error", "data": {"error_code": "X1", "error_message": "nested vendor"}},
          "X1", "nested vendor"),
         ({"type": "error", "error": {"code": "E2", "message": "object"}}, "E2", "object"),
         ({"type": "error", "code": 503, "message": "busy"}, "503", "busy"),
         ({"type": "error", "data": {"detail": "?"}}, "nextevi_error", '{"data":{"detail":"?"}}'),
+        ({"type": "error", "code": True, "message": "a boolean is no code"},
+         "nextevi_error", "a boolean is no code"),
         ({"type": "error"}, "nextevi_error", "(no details)"),
-        (messages.error("AUTHENTICATION_FAILED", "Invalid API key"),
-         "AUTHENTICATION_FAILED", "Invalid API key"),
     ],
 )  # fmt: skip
 def test_every_error_shape_is_a_non_fatal_provider_error(
@@ -703,6 +703,35 @@ def test_every_error_shape_is_a_non_fatal_provider_error(
 ):
     assert feed_frames(open_codec, message) == [ProviderError(code=code, message=text)]
     assert not open_codec.ended
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "text"),
+    [
+        ({"type": "error", "error_code": "CONFIG_NOT_FOUND", "error_message": "Unknown config"},
+         "CONFIG_NOT_FOUND", "Unknown config"),
+        ({"type": "error", "data": {"code": "JWT_TOKEN_EXPIRED", "message": "Token expired"}},
+         "JWT_TOKEN_EXPIRED", "Token expired"),
+        (messages.error("AUTHENTICATION_FAILED", "Invalid API key"),
+         "AUTHENTICATION_FAILED", "Invalid API key"),
+        (messages.error("IDLE_TIMEOUT_HANGUP", "Bye"), "IDLE_TIMEOUT_HANGUP", "Bye"),
+    ],
+)  # fmt: skip
+def test_session_ending_error_codes_are_fatal(open_codec, feed_frames, message, code, text):
+    assert feed_frames(open_codec, message) == [ProviderError(code=code, message=text, fatal=True)]
+
+
+def test_every_error_followed_by_the_end_of_a_refused_session_is_fatal(make_pair):
+    """The docs' contract (concepts/events.md): a fatal error is followed by
+    session_ended; so an error the server follows with its refusal close is fatal."""
+    refused = (
+        make_pair(key="oak_wrong_key_000"),
+        make_pair(options={"config_id": "cfg-missing"}, config_ids=("cfg-only",)),
+    )
+    for pair in refused:
+        error, ended = pair.events
+        assert isinstance(error, ProviderError) and error.fatal, error
+        assert isinstance(ended, SessionEnded) and ended.close_code is not None
 
 
 def test_error_scenario_reports_the_error_and_the_session_goes_on(make_pair, speech24):
@@ -736,7 +765,13 @@ def test_malformed_field_errors_name_the_type_and_the_field(open_codec, feed_fra
     assert "tts_chunk" in error.message and "'is_last'" in error.message
 
 
-@pytest.mark.parametrize("kind", ["turn_complete", "idle_warning", "system_message", "status", "x"])
+def test_turn_complete_is_known_and_gives_no_event(open_codec, feed_frames):
+    message = messages.turn_complete("what's the weather")
+    assert feed_frames(open_codec, message) == []
+    assert not open_codec.ended
+
+
+@pytest.mark.parametrize("kind", ["idle_warning", "system_message", "status", "x"])
 def test_unmapped_types_pass_through_as_unknown_messages(open_codec, feed_frames, kind):
     raw = {"type": kind, "data": {"anything": 1}}
     assert feed_frames(open_codec, raw) == [UnknownMessage(raw=raw)]

@@ -63,7 +63,6 @@ EXPECTED: list[Any] = [
     UserTranscript(text="what's the weather", final=True, confidence=0.93),
     Emotion(scores={"curiosity": 0.7, "calm": 0.2}, source="transcription"),
     UserSpeechStopped(),
-    ("unknown_message", "turn_complete"),
     AgentText(text="It is ", delta="It is ", final=False, turn_id="g-1"),
     AgentText(text="It is sunny", delta="sunny", final=False, turn_id="g-1"),
     AgentAudio(pcm=struct.pack("<4h", 1, -1, 2, -2), format=PCM24, turn_id="g-1"),

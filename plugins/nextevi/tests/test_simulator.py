@@ -327,10 +327,36 @@ def test_interrupt_stops_a_speaking_agent_with_tts_interruption_and_is_quiet_oth
 
 
 @pytest.mark.parametrize(
-    "frame", ["not json", "[1]", '{"type": "commit"}', '{"type": "text_input", "text": 5}']
+    "frame",
+    [
+        "not json",
+        "[1]",
+        '{"type": "commit"}',
+        '{"type": "text_input", "text": 5}',
+        "[" * 200_000 + "]" * 200_000,  # a RecursionError before issue 11
+    ],
 )
 def test_invalid_client_input_is_noted_and_ignored(frame):
     connection = connect(NextEVISimulator(KEY))
     sent(connection)
     connection.receive_frame(frame, 0.0)
     assert len(connection.invalid) == 1 and sent(connection) == [] and not connection.closed
+
+
+def test_client_text_echoed_back_that_utf8_cannot_carry_is_replaced():
+    """The connection id, config id and project id return in connection_metadata;
+    a lone surrogate in them (found by the fuzz harness) made an unsendable frame."""
+    connection = connect(
+        NextEVISimulator(KEY),
+        connection_id="voice_1\ud800",
+        query={"api_key": KEY, "config_id": "cfg\udfff", "project_id": "p\ud800"},
+    )
+    (metadata,) = sent(connection)
+    assert metadata["connection_id"] == "voice_1\ufffd"
+    assert metadata["config_id"] == "cfg\ufffd" and metadata["project_id"] == "p\ufffd"
+
+
+def test_an_api_key_utf8_cannot_carry_is_refused_not_an_exception():
+    connection = connect(NextEVISimulator(KEY), query={"api_key": "\ud800", "config_id": "c"})
+    error, close = sent(connection)
+    assert error["error_code"] == "AUTHENTICATION_FAILED" and close.code == 4001

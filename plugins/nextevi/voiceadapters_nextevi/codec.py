@@ -76,13 +76,17 @@ Every field is read from ``data`` first, then from the top level
 ``emotion_update``            ``emotion(scores 0..1, source="emotion_update")``
 ``tts_interruption``,         ``interruption(turn_id)``; later audio of that
 ``user_interruption``         turn is dropped (fencing, below)
-``error``                     ``provider_error(code, message, fatal=False)``
+``error``                     ``provider_error(code, message, fatal)``:
+                              ``fatal=True`` for the codes that end the
+                              session (below), else ``fatal=False``
 ``websocket.disconnect``      ``session_ended`` (its ``code`` mapped as a close
                               code; ``provider_reason`` = its ``reason``)
-``turn_complete``             ``unknown_message`` — the server's turn detector
-                              verdict on the *user's* turn; nothing in the
-                              event model carries it, and the transcript it
-                              repeats already arrived as ``user_transcript``
+``turn_complete``             nothing — the server's turn detector's verdict
+                              on the *user's* turn, sent once per turn; the
+                              event model has no place for it, and the
+                              transcript it repeats already arrived as the
+                              final ``user_transcript`` (an ``unknown_message``
+                              every turn would only be noise)
 ``idle_warning``              ``unknown_message`` — advisory; the app may
                               read ``time_remaining`` from ``raw``
 ``system_message``            ``unknown_message``; a ``message_type: hangup``
@@ -102,10 +106,17 @@ of the last ``error`` message.
 
 Decisions where the protocol is silent or loose (§9):
 
-* **Errors are not fatal by themselves.** Whether an ``error`` ends the
-  session is only known when the server closes (a bad key: ``error`` then
-  close 4001, §9.7), so every ``error`` is ``provider_error(fatal=False)`` and
-  the close that may follow is the ``session_ended``. The code is the first
+* **Which errors are fatal.** NextEVI's ``error`` says nothing about its
+  effect; the session ends when the server closes (a bad key: ``error``
+  then close 4001, §9.7), and the close is the ``session_ended``. The codes
+  that refuse or end a session — ``AUTHENTICATION_FAILED``,
+  ``JWT_TOKEN_EXPIRED``, ``JWT_TOKEN_INVALID``, ``PROJECT_NOT_FOUND``,
+  ``CONFIG_NOT_FOUND``, ``CONNECTION_ID_IN_USE`` and ``IDLE_TIMEOUT_HANGUP``
+  (the React SDK's list, §3, plus the simulator's ``CONNECTION_ID_IN_USE``)
+  — are ``provider_error(fatal=True)``, as the event model says a fatal
+  error is: ``session_ended`` follows (the server closes right after them).
+  Every other code (``TURN_DETECTION_FAILED``, ``IDLE_TIMEOUT_WARNING``, an
+  unknown one) is ``fatal=False``: by itself it ends nothing. The code is the first
   of ``data.code``, ``data.error_code``, ``error_code``, ``code``; the message
   the first of ``data.message``, ``data.error_message``, ``error_message``,
   ``error`` (a string, or an object with ``code``/``message``), ``message``,
@@ -172,12 +183,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from voiceadapters import wirejson
 from voiceadapters.audio import parse_wav_bytes
 from voiceadapters.codec import Codec, default_close_reason
 from voiceadapters.commands import (
@@ -209,7 +220,14 @@ from voiceadapters.turns import TurnFence
 from . import messages as m
 from .provider import API_KEY_ENV, WIRE_FORMAT, NextEVIOptions, NextEVIProvider
 
-__all__ = ["CONNECTION_PATH", "PING_INTERVAL", "PING_TIMEOUT", "NextEVICodec", "normalize_emotions"]
+__all__ = [
+    "CONNECTION_PATH",
+    "FATAL_ERROR_CODES",
+    "PING_INTERVAL",
+    "PING_TIMEOUT",
+    "NextEVICodec",
+    "normalize_emotions",
+]
 
 #: WebSocket path prefix (the provider's), under its name before 0.2.
 CONNECTION_PATH = NextEVIProvider.connection_path
@@ -220,6 +238,20 @@ PING_TIMEOUT = 10.0
 
 #: Error codes after which the close ends the session as a time-out.
 _HANGUP_CODES = frozenset({"IDLE_TIMEOUT_HANGUP"})
+
+#: Error codes that refuse or end the session: the server closes right after
+#: them, so their ``provider_error`` is fatal (module docstring, §3, §9.7).
+FATAL_ERROR_CODES = frozenset(
+    {
+        "AUTHENTICATION_FAILED",
+        "JWT_TOKEN_EXPIRED",
+        "JWT_TOKEN_INVALID",
+        "PROJECT_NOT_FOUND",
+        "CONFIG_NOT_FOUND",
+        "CONNECTION_ID_IN_USE",
+        "IDLE_TIMEOUT_HANGUP",
+    }
+)
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
@@ -353,6 +385,7 @@ class NextEVICodec(Codec):
             m.ERROR: self._on_error,
             m.WEBSOCKET_DISCONNECT: self._on_disconnect,
             m.SYSTEM_MESSAGE: self._on_system_message,
+            m.TURN_COMPLETE: self._on_turn_complete,
         }
 
     def __repr__(self) -> str:
@@ -623,7 +656,10 @@ class NextEVICodec(Codec):
         self._last_error_code = code
         if code in _HANGUP_CODES:
             self._hangup = text
-        self._error(code, text)
+        self._error(code, text, fatal=code in FATAL_ERROR_CODES)
+
+    def _on_turn_complete(self, message: dict[str, Any]) -> None:
+        """Known, and deliberately mapped to nothing (module docstring)."""
 
     def _on_system_message(self, message: dict[str, Any]) -> None:
         if m.get_field(message, "message_type") == "hangup":
@@ -719,9 +755,12 @@ def _error_parts(message: dict[str, Any]) -> tuple[str, str]:
     )
     code = next((c for c in code_candidates if isinstance(c, str) and c), None)
     if code is None:
-        code = next((str(c) for c in code_candidates if isinstance(c, int)), "nextevi_error")
+        code = next(
+            (str(c) for c in code_candidates if isinstance(c, int) and not isinstance(c, bool)),
+            "nextevi_error",
+        )
     text = next((t for t in text_candidates if isinstance(t, str) and t), None)
     if text is None:
         rest = {k: v for k, v in message.items() if k != "type"}
-        text = json.dumps(rest, separators=(",", ":"))[:300] if rest else "(no details)"
+        text = wirejson.dumps_excerpt(rest, 300) if rest else "(no details)"
     return code, text

@@ -102,13 +102,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import struct
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voiceadapters import wirejson
 from voiceadapters.audio import wav_bytes
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, Frame, HttpResponse
@@ -128,6 +128,7 @@ from voiceadapters.simulator.base import (
     DropConnection,
     SimRequest,
     Simulator,
+    decode_json,
     json_response,
 )
 from voiceadapters.simulator.records import RecentList
@@ -243,12 +244,16 @@ class NextEVISimulator(Simulator):
         connection_id = request.path[len(prefix) :]
         if not request.path.startswith(prefix) or not connection_id or "/" in connection_id:
             return json_response(404, {"error": "not found"})
-        config_id = request.query.get("config_id", "")
+        # These three are echoed in connection_metadata: text the client sent
+        # that no UTF-8 frame can carry (a lone surrogate) is replaced first.
+        connection_id = wirejson.scrub(connection_id)
+        config_id = wirejson.scrub(request.query.get("config_id", ""))
+        project_id = wirejson.scrub(request.query.get("project_id", "")) or None
         connection = NextEVIConnection(
             self._agent(),
             connection_id=connection_id,
             config_id=config_id,
-            project_id=request.query.get("project_id") or None,
+            project_id=project_id,
             simulator=self,
             rejection=self._rejection(request, connection_id, config_id),
         )
@@ -391,7 +396,7 @@ class NextEVIConnection(AgentConnection):
 
     def _on_text(self, frame: str, now: float) -> None:
         try:
-            message = json.loads(frame)
+            message = decode_json(frame)
         except ValueError:
             self.received_messages.append(frame)
             self.invalid.append("text frame is not JSON")

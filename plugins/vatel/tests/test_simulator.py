@@ -98,6 +98,8 @@ def test_legacy_query_form_is_accepted_with_an_empty_body():
         (token_request(), 400, "agent_id is required"),
         (token_request(raw=b"{not json"), 400, "invalid JSON body"),
         (token_request(["agent_id"]), 400, "request body must be a JSON object"),
+        (token_request(raw=b"[" * 200_000 + b"]" * 200_000), 400, "invalid JSON body"),
+        (token_request(raw=b'{"agent_id": "\xff"}'), 400, "invalid JSON body"),
         (token_request({"agent_id": "not-a-uuid"}), 400, "agent_id must be a UUID"),
         (token_request({"agent_id": 7}), 400, "agent_id must be a UUID"),
         (token_request({"agent_id": AGENT, "version_id": "v1"}), 400, "version_id must be a UUID"),
@@ -178,6 +180,7 @@ INVALID = [
     (json.dumps({"type": "tool_call_output", "data": {"toolCallId": "x"}}), 1007),
     (json.dumps({"type": "input_audio"}), 1007),
     (json.dumps({"type": "commit", "data": {}}), 1008),
+    ("[" * 200_000 + "]" * 200_000, 1007),  # a RecursionError before issue 11
 ]
 
 

@@ -80,7 +80,6 @@ Scenarios
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -106,6 +105,7 @@ from voiceadapters.simulator.base import (
     DropConnection,
     SimRequest,
     Simulator,
+    decode_json,
     json_response,
 )
 from voiceadapters.simulator.records import RecentList
@@ -280,7 +280,7 @@ class VatelSimulator(Simulator):
             legacy = request.query.get("agentId")
             return {} if not legacy else {"agent_id": legacy}
         try:
-            body = json.loads(request.body)
+            body = decode_json(request.body)
         except ValueError:
             raise _Rejected(400, "invalid JSON body") from None
         if not isinstance(body, dict):
@@ -361,7 +361,7 @@ class VatelConnection(AgentConnection):
             self._invalid(f"binary frame of {len(frame)} bytes", 1003)
             return
         try:
-            message = json.loads(frame)
+            message = decode_json(frame)
         except ValueError:
             self.received_messages.append(frame)
             self._invalid("text frame is not JSON", 1007)
