@@ -70,17 +70,10 @@ def toy_registry() -> Iterator[Registry]:
 
 # -- loopback helpers -------------------------------------------------------------
 
-from voiceadapters.testing import serve_simulator, speech_sample  # noqa: E402
+from voiceadapters.testing import speech_sample  # noqa: E402
 
 #: A key that must never show up in any output.
 SECRET_KEY = "sk-test-DO-NOT-LEAK-7f3a9c1e5b"
 
 
-def serve(
-    provider_name: str, *, scenario: str | None = None, pace: float = 0.0, api_key: str = SECRET_KEY
-):  # type: ignore[no-untyped-def]
-    """A provider's simulator on 127.0.0.1: ``(server, config string, simulator)``."""
-    return serve_simulator(provider_name, api_key=api_key, scenario=scenario, pace=pace)
-
-
-__all__ = ["SECRET_KEY", "serve", "speech_sample"]
+__all__ = ["SECRET_KEY", "speech_sample"]
