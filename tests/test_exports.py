@@ -192,7 +192,17 @@ EXPECTED: dict[str, list[str]] = {
         "Simulator",
         "SimulatorConnection",
         "SimulatorFacts",
+        "decode_json",
         "json_response",
+    ],
+    "voiceadapters.wirejson": [
+        "MAX_DEPTH",
+        "MalformedJSON",
+        "bounded",
+        "decode",
+        "dumps_excerpt",
+        "excerpt",
+        "scrub",
     ],
 }
 

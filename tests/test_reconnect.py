@@ -156,38 +156,39 @@ async def test_connections_that_die_straight_after_opening_fail_fast() -> None:
 
 
 async def test_audio_sent_while_reconnecting_is_held_then_sent_and_the_excess_counted() -> None:
-    fmt = AudioFormat(16000)
-    policy = ReconnectPolicy(initial_delay=0.3, max_delay=0.3, hold_audio=0.1, max_attempts=2)
+    fmt = AudioFormat(16000)  # Parrot's wire format too: the bytes count the same
+    policy = ReconnectPolicy(initial_delay=0.05, max_delay=0.1, hold_audio=0.1, max_attempts=50)
     async with served() as (server, config):
-        async with connect(config, api_key=KEY, reconnect=policy) as session:
-            await collect_until(session, SessionStarted)
-            await server.drop(live_connection(server.simulator))  # type: ignore[arg-type]
-            await asyncio.sleep(0.05)  # the drop is seen; the first attempt waits 0..0.3 s
-            chunk = bytes(fmt.bytes_for(0.02))
-            for _ in range(10):  # 200 ms of audio while no connection is up
-                await session.send_audio(chunk)
-            await collect_until(session, SessionResumed)
-            stats = session.stats
-            # Nothing is lost without being counted: held and sent, or dropped.
-            sent_meanwhile = stats.held_audio_bytes + stats.dropped_input_bytes
-            assert 0 < stats.held_audio_bytes <= fmt.bytes_for(0.1)
-            assert stats.dropped_input_bytes > 0
-            assert sent_meanwhile <= 10 * len(chunk)
-            await asyncio.sleep(0.1)
-            received = len(live_connection(server.simulator).received_audio)  # type: ignore[attr-defined]
-            assert received >= stats.held_audio_bytes
+        port = server.port
+        session = await connect(config, api_key=KEY, reconnect=policy)
+        await collect_until(session, SessionStarted)
+        await server.stop(close_code=1012)  # a restart: nothing listens for a while
+    await asyncio.sleep(0.05)
+    chunk = bytes(fmt.bytes_for(0.02))
+    for _ in range(10):  # 200 ms of audio while no connection is up
+        await session.send_audio(chunk)
+    async with served(port=port) as (restarted, _):
+        await collect_until(session, SessionResumed)
+        stats = session.stats
+        # Nothing is lost without being counted: held and then sent, or dropped.
+        assert stats.held_audio_bytes == fmt.bytes_for(0.1)
+        assert stats.held_audio_bytes + stats.dropped_input_bytes == 10 * len(chunk)
+        await asyncio.sleep(0.2)
+        received = live_connection(restarted.simulator).received_audio  # type: ignore[attr-defined]
+        assert len(received) >= stats.held_audio_bytes
+        await session.close()
 
 
 async def test_closing_while_reconnecting_ends_at_once_as_client_closed() -> None:
-    policy = ReconnectPolicy(initial_delay=5, max_delay=5, max_attempts=2)
+    policy = ReconnectPolicy(initial_delay=0.05, max_delay=0.1, max_attempts=1000)
     async with served() as (server, config):
         session = await connect(config, api_key=KEY, reconnect=policy)
         await collect_until(session, SessionStarted)
-        await server.drop(live_connection(server.simulator))  # type: ignore[arg-type]
-        await asyncio.sleep(0.1)
-        ended = await asyncio.wait_for(session.close(), 2)
-        assert ended.reason == "client_closed"
-        assert len(server.simulator.connections) == 1
+        await server.stop(close_code=1012)  # nothing listens: it keeps trying
+    await asyncio.sleep(0.2)
+    ended = await asyncio.wait_for(session.close(), 2)
+    assert ended.reason == "client_closed"
+    assert session.stats.reconnects == 0
 
 
 async def test_a_session_rolls_over_before_the_session_cap() -> None:

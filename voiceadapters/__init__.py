@@ -53,16 +53,22 @@ from .events import (
 )
 from .format import AudioFormat
 from .provider import Provider
-from .reconnect import ReconnectPolicy
 from .registry import available_providers, get_provider
 from .secrets import Secret
 
 if TYPE_CHECKING:
+    from .reconnect import ReconnectPolicy
     from .session import Session, SessionStats, connect
 
 #: Imported on first use (PEP 562): the session pulls in numpy, soxr and the
-#: driver, which code that only parses configs or lists providers never needs.
-_LAZY = {"Session": "session", "SessionStats": "session", "connect": "session"}
+#: driver, which code that only parses configs or lists providers never needs
+#: (nor the reconnect policy, which the session module imports anyway).
+_LAZY = {
+    "ReconnectPolicy": "reconnect",
+    "Session": "session",
+    "SessionStats": "session",
+    "connect": "session",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -34,10 +34,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ConfigError
-from .handshake import HttpRequest, WebSocketRequest
+
+if TYPE_CHECKING:
+    # Only for types: ``import voiceadapters`` (config imports this module)
+    # must not pay for the handshake module and what it imports.
+    from .handshake import HttpRequest, WebSocketRequest
 
 __all__ = ["LIMIT_OPTIONS", "Limits"]
 
@@ -93,6 +97,8 @@ class Limits:
     def apply(self, step: S) -> S:
         """``step`` with the limits that are set put in place of its own
         (a ``0`` timeout or ping interval becomes ``None``: none)."""
+        from .handshake import HttpRequest
+
         if isinstance(step, HttpRequest):
             changes: dict[str, Any] = {
                 "timeout": self.http_timeout,

@@ -37,8 +37,11 @@ What a reconnect is (docs/reliability.md has the whole story):
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["RETRYABLE_CLOSE_CODES", "ReconnectPolicy"]
 
@@ -83,4 +86,8 @@ class ReconnectPolicy:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt`` (0 for the first try)."""
         ceiling = min(self.max_delay, self.initial_delay * self.multiplier**attempt)
-        return (rng or random).uniform(0.0, ceiling)
+        if rng is None:
+            import random  # on first use: it imports hashlib, which loads OpenSSL
+
+            return random.uniform(0.0, ceiling)
+        return rng.uniform(0.0, ceiling)
