@@ -195,6 +195,7 @@ EXPECTED: dict[str, list[str]] = {
         "decode_json",
         "json_response",
     ],
+    "voiceadapters.lazy": ["lazy_exports"],
     "voiceadapters.wirejson": [
         "MAX_DEPTH",
         "MalformedJSON",

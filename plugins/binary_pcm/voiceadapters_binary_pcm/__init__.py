@@ -16,8 +16,9 @@ names is first used (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from voiceadapters.lazy import lazy_exports
 
 from .provider import (
     CAPABILITIES,
@@ -55,15 +56,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "messages":
-        value: Any = importlib.import_module(f"{__name__}.messages")
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY, modules=("messages",))
 
 
 __all__ = [
