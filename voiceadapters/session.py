@@ -209,6 +209,7 @@ class Session:
         self._rollover: asyncio.TimerHandle | None = None
         self._held: deque[bytes] = deque()
         self._held_bytes = 0
+        self._unsent_retired = 0  # unsent frames of links a reconnect or rollover replaced
         self._purged = 0
         self._delivered_end = False  # session_ended has been handed to the application
         self._tail_timer: asyncio.TimerHandle | None = None
@@ -401,12 +402,10 @@ class Session:
                 await asyncio.sleep(delay)
                 outage.attempts += 1
                 previous = self._link
-                self.stats.unsent_frames += previous.driver.unsent_frames
-                previous.driver.unsent_frames = 0
                 codec = self.provider.make_codec(self.config)
                 outage.restored = codec.resume_from(previous.driver.codec)
                 # The new link is live at once: nothing else carries the session.
-                previous.retire()
+                self._retire(previous)
                 self._link = _Link(self, codec, self._transport, live=True)
                 try:
                     await self._driver.open()
@@ -501,7 +500,7 @@ class Session:
                 attempts=1,
                 restored=restored,
             )
-            old.retire()
+            self._retire(old)
             self._link = new
             self._enqueue(self._pipeline.end_of_connection())
             self._connected()
@@ -512,6 +511,11 @@ class Session:
         finally:
             self._task_done()
         await self._send_held()
+
+    def _retire(self, link: _Link) -> None:
+        """``link`` no longer carries the session; what it could not send counts."""
+        link.retire()
+        self._unsent_retired += link.driver.unsent_frames
 
     def _task_done(self) -> None:
         """A reconnect or rollover task ends (unless another has replaced it)."""
@@ -605,7 +609,7 @@ class Session:
 
     def _count_unsent_audio(self) -> None:
         """The session ended: audio the codec still holds will never be sent."""
-        self.stats.unsent_frames += self._driver.unsent_frames
+        self.stats.unsent_frames = self._unsent_retired + self._driver.unsent_frames
         codec = self._driver.codec
         buffered = codec.audio_buffer()
         if buffered is None or not buffered[0]:
