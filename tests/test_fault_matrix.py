@@ -6,7 +6,8 @@ transport) against :class:`Hostile`, an aiohttp server on 127.0.0.1 written
 to misbehave in one way at a time: the token endpoints of vatel and
 binary-pcm, and the WebSocket of all three providers. Bounds are small
 (tenths of a second) so the suite stays fast; every test runs under
-``asyncio.timeout`` so that a hang fails instead of blocking, and asserts the
+a deadline (``within``, ``asyncio.timeout`` written for Python 3.10 too) so
+that a hang fails instead of blocking, and asserts the
 outcome (the typed error, or the events), not a timing.
 
 Every row also checks that the API key and the tokens the server issued
