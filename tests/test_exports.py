@@ -70,6 +70,7 @@ EXPECTED: dict[str, list[str]] = {
         "AgentReady",
         "AgentText",
         "END_REASONS",
+        "SCHEMA_VERSION",
         "Emotion",
         "EndReason",
         "Event",

@@ -22,6 +22,7 @@ from .format import AudioFormat
 
 __all__ = [
     "END_REASONS",
+    "SCHEMA_VERSION",
     "AgentAudio",
     "AgentAudioDone",
     "AgentReady",
@@ -42,6 +43,13 @@ __all__ = [
     "UserTranscript",
     "event_to_log",
 ]
+
+#: The version of this event model, ``MAJOR.MINOR``: a minor step adds event
+#: types or optional fields (an application that ignores what it does not
+#: know keeps working); a major step changes or removes something. History
+#: (docs/concepts/events.md#schema-versions): 1.0, the design's 14 types;
+#: 1.1 (voiceadapters 0.2), ``session_resumed``.
+SCHEMA_VERSION = "1.1"
 
 EndReason = Literal[
     "completed",

@@ -24,7 +24,7 @@ def test_cli_passes_the_example_plugin(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("voiceadapters conformance: example\n")
+    assert done.stdout.startswith("voiceadapters conformance: example (event schema ")
     assert f"wrote {report}" in done.stdout
     assert "1.1   " in done.stderr  # per-case progress goes to stderr
     data = json.loads(report.read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
+from voiceadapters.events import SCHEMA_VERSION
 from voiceadapters.registry import registry
 from voiceadapters_conformance import (
     CASES,
@@ -33,7 +34,8 @@ def broken_report() -> Report:
 
 def test_json_report_shape() -> None:
     data = json.loads(json.dumps(example_report().to_json()))
-    assert set(data) == {"provider", "levels", "summary", "results"}
+    assert set(data) == {"provider", "schema_version", "levels", "summary", "results"}
+    assert data["schema_version"] == SCHEMA_VERSION  # the event model the cases checked
     assert data["provider"] == "example"
     assert data["levels"] == ["codec"]
     assert set(data["summary"]) == {v.value for v in Verdict}
@@ -63,7 +65,9 @@ def test_failures_carry_their_detail() -> None:
 
 def test_table_shows_verdicts_and_failure_details() -> None:
     text = table(broken_report())
-    assert text.splitlines()[0] == "voiceadapters conformance: broken-8.1-malformed-is-fatal"
+    assert text.splitlines()[0] == (
+        f"voiceadapters conformance: broken-8.1-malformed-is-fatal (event schema {SCHEMA_VERSION})"
+    )
     assert "8. errors" in text
     assert "8.1 [codec] fail: a malformed frame was reported as fatal" in text
     assert text.splitlines()[-1].startswith("6 pass, 0 non-strict, 1 fail, 1 unsupported")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from voiceadapters.events import SCHEMA_VERSION
+
 from .framework import CASES, LEVELS
 from .runner import Report, select_cases
 
@@ -18,7 +20,11 @@ def table(report: Report) -> str:
     ids = [c.id for c in select_cases() if any((c.id, lv) in by_key for lv in report.levels)]
     width = max((len(CASES[i].title) for i in ids), default=10)
     head = f"{'case':<6} {'':<{width}}  " + "  ".join(f"{lv:<11}" for lv in report.levels)
-    lines = [f"voiceadapters conformance: {report.provider}", head, "-" * len(head)]
+    lines = [
+        f"voiceadapters conformance: {report.provider} (event schema {SCHEMA_VERSION})",
+        head,
+        "-" * len(head),
+    ]
     family = None
     for case_id in ids:
         case = CASES[case_id]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceadapters.events import SCHEMA_VERSION
 from voiceadapters.provider import Provider
 
 from . import cases as _cases  # noqa: F401  (registers every case)
@@ -62,6 +63,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "provider": self.provider,
+            "schema_version": SCHEMA_VERSION,
             "levels": list(self.levels),
             "summary": self.counts(),
             "results": [r.to_json() for r in self.results],
