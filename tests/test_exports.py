@@ -197,6 +197,7 @@ EXPECTED: dict[str, list[str]] = {
         "json_response",
     ],
     "voiceadapters.lazy": ["lazy_exports"],
+    "voiceadapters.apiversion": ["CORE_API", "check_core_api", "in_range"],
     "voiceadapters.wirejson": [
         "MAX_DEPTH",
         "MalformedJSON",

@@ -84,6 +84,10 @@ class Provider(ABC):
     #: it documents a cap; the session rolls over to a new connection before
     #: it (:mod:`voiceadapters.reconnect`). ``None``: no cap.
     max_session_seconds: ClassVar[float | None] = None
+    #: The core plugin API versions this provider supports, as a range
+    #: (``">=0.2,<0.3"``); the registry refuses the plugin on a core outside
+    #: it (:mod:`voiceadapters.apiversion`). ``None``: not declared (accepted).
+    core_api: ClassVar[str | None] = None
 
     @abstractmethod
     def make_codec(self, config: ProviderConfig) -> Codec:

@@ -24,6 +24,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .apiversion import check_core_api
 from .errors import PluginError, UnknownProviderError
 from .provider import Provider
 
@@ -101,6 +102,9 @@ class Registry:
                 raise PluginError(
                     f"plugin {plugin!r} returned {provider!r}, not a voiceadapters.provider.Provider"
                 )
+            problem = check_core_api(provider)
+            if problem is not None:
+                raise PluginError(problem)
         return result
 
     def unregister(self, plugin: object) -> None:

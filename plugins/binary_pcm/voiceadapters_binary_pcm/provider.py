@@ -150,6 +150,8 @@ class BinaryPcmProvider(Provider):
     wire_frame_bytes: ClassVar[int | None] = FRAME_BYTES
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: Written for core plugin API 0.2; checked when the plugin loads.
+    core_api: ClassVar[str | None] = ">=0.2,<0.3"
     #: REST paths (the binary-PCM wire spec §1): the token, the health check.
     token_path: ClassVar[str] = "/api/v1/sdk/token"
     heartbeat_path: ClassVar[str] = "/api/v1/sdk/heartbeat"

@@ -75,6 +75,8 @@ class ExampleProvider(Provider):
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: Written for core plugin API 0.2; checked when the plugin loads.
+    core_api: ClassVar[str | None] = ">=0.2,<0.3"
 
     def make_codec(self, config: ProviderConfig) -> Codec:
         from .codec import ExampleCodec

@@ -167,6 +167,8 @@ class NextEVIProvider(Provider):
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: Written for core plugin API 0.2; checked when the plugin loads.
+    core_api: ClassVar[str | None] = ">=0.2,<0.3"
     #: WebSocket path prefix; the connection id follows (§1.2).
     connection_path: ClassVar[str] = "/ws/voice/"
 

@@ -171,6 +171,8 @@ class VatelProvider(Provider):
     wire_output: ClassVar[AudioFormat] = WIRE_FORMAT
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    #: Written for core plugin API 0.2; checked when the plugin loads.
+    core_api: ClassVar[str | None] = ">=0.2,<0.3"
     demo_default: ClassVar[bool] = True
     #: REST path of the session-token request (the Vatel wire spec §1).
     token_path: ClassVar[str] = "/v1/session-token"
