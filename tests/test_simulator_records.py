@@ -8,9 +8,6 @@ connection holds (a deep ``sys.getsizeof`` walk), never wall time.
 
 from __future__ import annotations
 
-import gc
-import sys
-import types
 from typing import Any
 
 import numpy as np
@@ -32,6 +29,7 @@ from voiceadapters.simulator.base import (
     Simulator,
 )
 from voiceadapters.simulator.records import RecentBytes, RecentList
+from voiceadapters.simulator.records import held_bytes as _held_bytes
 from voiceadapters.testing import CodecPair, speech_sample
 from voiceadapters_nextevi import NextEVISimulator
 from voiceadapters_nextevi import messages as nextevi_messages
@@ -42,21 +40,8 @@ FMT = AudioFormat(16000)
 
 
 def held_bytes(root: object) -> int:
-    """Bytes reachable from ``root``: every object once, not classes, modules,
-    functions or a simulator (shared by all its connections)."""
-    seen: set[int] = set()
-    stack: list[Any] = [root]
-    total = 0
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or isinstance(
-            obj, type | types.ModuleType | types.FunctionType | Simulator
-        ):
-            continue
-        seen.add(id(obj))
-        total += sys.getsizeof(obj)
-        stack.extend(gc.get_referents(obj))
-    return total
+    """Bytes reachable from ``root``, not following the shared simulator."""
+    return _held_bytes(root, skip=(Simulator,))
 
 
 # -- the record types ----------------------------------------------------------------

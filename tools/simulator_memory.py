@@ -19,14 +19,13 @@ import gc
 import itertools
 import sys
 import tracemalloc
-import types
-from typing import Any
 
 from voiceadapters import get_provider, parse_config
 from voiceadapters.audio import StreamConverter
 from voiceadapters.commands import SendAudio
 from voiceadapters.config import resolve_config
 from voiceadapters.simulator.base import Simulator
+from voiceadapters.simulator.records import held_bytes as _held_bytes
 from voiceadapters.testing import CodecPair, speech_sample
 
 KEY = "oak_memory_0123456789"
@@ -34,19 +33,8 @@ DEFAULT = ["vatel", "binary-pcm", "nextevi", "nextevi+audio_input=base64", "exam
 
 
 def held_bytes(root: object) -> int:
-    seen: set[int] = set()
-    stack: list[Any] = [root]
-    total = 0
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or isinstance(
-            obj, type | types.ModuleType | types.FunctionType | Simulator
-        ):
-            continue
-        seen.add(id(obj))
-        total += sys.getsizeof(obj)
-        stack.extend(gc.get_referents(obj))
-    return total
+    """Bytes reachable from ``root``, not following the shared simulator."""
+    return _held_bytes(root, skip=(Simulator,))
 
 
 def measure(label: str, minutes: int) -> None:

@@ -16,14 +16,17 @@ Only appends are trimmed (``+=``, :meth:`~RecentBytes.extend`,
 
 from __future__ import annotations
 
+import gc
+import sys
+import types
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, SupportsIndex, TypeVar
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
     from typing_extensions import Self
 
-__all__ = ["RecentBytes", "RecentList"]
+__all__ = ["RecentBytes", "RecentList", "held_bytes"]
 
 T = TypeVar("T")
 
@@ -120,3 +123,22 @@ class RecentList(list[T]):
         excess = len(self) - self.limit
         if excess > 0:
             del self[:excess]
+
+
+def held_bytes(root: object, *, skip: tuple[type, ...] = ()) -> int:
+    """Bytes reachable from ``root`` (a simulator connection, say), each object
+    counted once; classes, modules, functions and instances of ``skip`` (the
+    simulator, which all its connections share) are not followed. What the
+    record caps are measured with (tests, ``tools/simulator_memory.py``)."""
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    total = 0
+    not_followed = (type, types.ModuleType, types.FunctionType, *skip)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, not_followed):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
