@@ -1,0 +1,140 @@
+"""The browser front (``/browser``): the bridge page's own WebSocket protocol.
+
+A small protocol of the bridge's, documented in ``docs/bridge.md#the-page``;
+events reuse the normalized event model's JSON (``event_to_log``), so the page
+sees what a Python application sees.
+
+Client → bridge:
+
+* binary frames: microphone audio, 16-bit little-endian PCM, mono, 16 kHz
+  (:data:`BROWSER_FORMAT`), any length (an even number of bytes);
+* text frames, JSON objects: ``{"type": "text", "text": …}``,
+  ``{"type": "interrupt"}``, ``{"type": "tool_result", "call_id": …,
+  "output": …}``, ``{"type": "close"}``.
+
+Bridge → client:
+
+* first ``{"type": "bridge.ready", "provider": …, "sample_rate": 16000,
+  "capabilities": [...]}``;
+* binary frames: agent audio in the same format;
+* text frames: every other event as its JSON (``{"type": "user_transcript",
+  "text": …, "final": …}``, ``{"type": "interruption", …}``…), where
+  ``agent_audio`` is announced once per turn as ``{"type": "agent_audio",
+  "turn_id": …}`` before its binary frames, and
+  ``{"type": "bridge.error", "message": …}`` for a command the front or the
+  provider refused;
+* before closing, ``{"type": "bridge.closing", "code": …, "reason": …}``, so
+  that a page sees why even where the browser hides close reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from voiceadapters import wirejson
+from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from voiceadapters.events import AgentAudio, Event, Interruption, SessionEnded, event_to_log
+from voiceadapters.format import AudioFormat
+from voiceadapters.frames import Frame
+
+from .front import Front, FrontFacts, OpenSession
+
+__all__ = ["BROWSER_FORMAT", "BrowserFront"]
+
+#: The page's audio, both ways.
+BROWSER_FORMAT = AudioFormat(16000)
+
+
+class BrowserFront(Front):
+    """Serves the bridge page's WebSocket (see the module docstring)."""
+
+    name: ClassVar[str] = "browser"
+    route: ClassVar[str] = "/browser"
+    audio_format: ClassVar[AudioFormat] = BROWSER_FORMAT
+
+    def __init__(self, facts: FrontFacts) -> None:
+        super().__init__(facts)
+        self._announced: set[str | None] = set()
+        self._interrupted: set[str] = set()
+        self.audio_frames_in = 0
+
+    def connection_opened(self) -> None:
+        self._send_json(
+            {
+                "type": "bridge.ready",
+                "provider": self.facts.provider,
+                "sample_rate": BROWSER_FORMAT.sample_rate,
+                "capabilities": list(self.facts.capabilities.enabled()),
+            }
+        )
+        self._act(OpenSession(options=dict(self.facts.query)))
+
+    def _on_frame(self, frame: Frame) -> None:
+        if isinstance(frame, bytes):
+            if len(frame) % 2:
+                self._error("audio frames are 16-bit PCM: an even number of bytes")
+                return
+            if frame:
+                self.audio_frames_in += 1
+                self._act(SendAudio(pcm=frame))
+            return
+        try:
+            message, _ = wirejson.decode(frame)
+        except wirejson.MalformedJSON as exc:
+            self._error(f"not JSON: {exc.message}")
+            return
+        if not isinstance(message, dict):
+            self._error("a text frame is a JSON object")
+            return
+        command = self._command(message)
+        if command is not None:
+            self._act(command)
+
+    def _command(self, message: dict[str, Any]) -> Command | None:
+        kind = message.get("type")
+        if kind == "text" and isinstance(message.get("text"), str):
+            return SendText(text=message["text"])
+        if kind == "interrupt":
+            return Interrupt()
+        if kind == "tool_result" and isinstance(message.get("call_id"), str):
+            return SendToolResult.from_value(message["call_id"], message.get("output"))
+        if kind == "close":
+            return Close()
+        self._error(f"unknown or malformed command: {wirejson.dumps_excerpt(message, 120)}")
+        return None
+
+    def command_refused(self, command: Command, message: str) -> None:
+        self._error(f"{command.type}: {message}")
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, AgentAudio):
+            if event.turn_id in self._interrupted:
+                return
+            if event.turn_id not in self._announced:
+                if len(self._announced) >= 64:
+                    self._announced.clear()
+                self._announced.add(event.turn_id)
+                self._send_json({"type": "agent_audio", "turn_id": event.turn_id})
+            self._send(event.pcm)
+            return
+        if isinstance(event, Interruption) and event.turn_id is not None:
+            if len(self._interrupted) >= 64:
+                self._interrupted.clear()
+            self._interrupted.add(event.turn_id)
+        self._send(json.dumps(event_to_log(event), separators=(",", ":"), default=str))
+        if isinstance(event, SessionEnded):
+            code = 1000 if event.reason in ("completed", "client_closed") else 1011
+            self._close(code, f"session ended: {event.reason}")
+
+    def _close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self._send_json({"type": "bridge.closing", "code": code, "reason": reason})
+        super()._close(code, reason)
+
+    def _error(self, message: str) -> None:
+        self.malformed += 1
+        self._send_json({"type": "bridge.error", "message": message})
+
+    def _send_json(self, message: dict[str, Any]) -> None:
+        self._send(json.dumps(message, separators=(",", ":")))
