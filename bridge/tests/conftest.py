@@ -92,8 +92,8 @@ class TwilioCall:
     stream_sid: str = "MZ0123456789abcdef0123456789abcdef"
     received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     played: bytearray = field(default_factory=bytearray)
-    #: Inbound audio (8 kHz PCM) sent, and when each message went.
     echo_marks: bool = True
+    close_reason: str | None = None
 
     async def start(self, token: str | None = BRIDGE_KEY, **params: str) -> None:
         await self.ws.send_str(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
@@ -141,7 +141,13 @@ class TwilioCall:
 
     async def listen(self) -> None:
         """Record every message; echo marks (as if played at once); decode media."""
-        async for message in self.ws:
+        while True:
+            message = await self.ws.receive()
+            if message.type is aiohttp.WSMsgType.CLOSE:
+                self.close_reason = str(message.extra or "")
+                return
+            if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(message.data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -123,7 +124,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 async def _serve(settings: Any, host: str, port: int) -> None:
     from aiohttp import web
 
-    from .server import create_app
+    from .server import BRIDGE, create_app, drain
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -131,6 +132,7 @@ async def _serve(settings: Any, host: str, port: int) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     app = create_app(settings)
+    _log_to_stderr(app[BRIDGE].log_filter())
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=settings.drain_timeout + 10.0
     )
@@ -151,9 +153,24 @@ async def _serve(settings: Any, host: str, port: int) -> None:
     try:
         await stop.wait()
         print("bridge: draining", file=sys.stderr, flush=True)
+        # Before the runner's cleanup: from its first step on aiohttp reads
+        # no more client messages, and draining sessions still need theirs.
+        await drain(app)
     finally:
         await runner.cleanup()
     print("bridge: stopped", file=sys.stderr, flush=True)
+
+
+def _log_to_stderr(scrub: logging.Filter) -> None:
+    """INFO and above to stderr, every record (the core's too) through the
+    bridge's secret filter."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(scrub)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
 
 
 def _run_gunicorn(settings: Any, host: str, port: int, workers: int) -> int:
@@ -162,7 +179,7 @@ def _run_gunicorn(settings: Any, host: str, port: int, workers: int) -> int:
     except ImportError:
         return _fail("--workers needs gunicorn: pip install 'voiceadapters-bridge[gunicorn]'")
 
-    from .server import create_app
+    from .server import BRIDGE, create_app
 
     class _Application(BaseApplication):  # type: ignore[misc]
         """gunicorn's master; each worker (aiohttp's GunicornWebWorker) builds its own app."""
@@ -172,15 +189,17 @@ def _run_gunicorn(settings: Any, host: str, port: int, workers: int) -> int:
             for name, value in {
                 "bind": bind,
                 "workers": workers,
-                "worker_class": "aiohttp.GunicornWebWorker",
-                "graceful_timeout": settings.drain_timeout + 10.0,
+                "worker_class": "voiceadapters_bridge.worker.BridgeWorker",
+                "graceful_timeout": int(settings.drain_timeout + 10),
                 "proc_name": "voiceadapters-bridge",
                 "accesslog": None,
             }.items():
                 self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return create_app(settings)
+            app = create_app(settings)
+            _log_to_stderr(app[BRIDGE].log_filter())
+            return app
 
     _Application().run()
     return 0

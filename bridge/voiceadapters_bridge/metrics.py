@@ -45,8 +45,10 @@ class Metrics:
         self.open[front] += 1
         self.started[front] += 1
 
-    def session_closed(self, front: str, reason: str) -> None:
-        self.open[front] -= 1
+    def session_closed(self, front: str, reason: str, *, opened: bool = True) -> None:
+        """An accepted connection ended; ``opened``: it had a provider session."""
+        if opened:
+            self.open[front] -= 1
         self.ended[front, reason] += 1
 
     def refusal(self, front: str, reason: str) -> None:
@@ -93,7 +95,7 @@ class Metrics:
         family(
             "sessions_ended_total",
             "counter",
-            "Sessions ended, by reason.",
+            "Accepted client connections ended, by reason (with or without a provider session).",
             [((("front", f), ("reason", r)), n) for (f, r), n in sorted(self.ended.items())],
         )
         family(

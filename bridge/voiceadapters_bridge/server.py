@@ -56,7 +56,7 @@ from .front import Front, FrontFacts, OpenSession, close_reason
 from .metrics import CONTENT_TYPE, Metrics
 from .twilio import TwilioFront
 
-__all__ = ["BRIDGE", "FRONTS", "Bridge", "BridgeSettings", "ClientLink", "create_app"]
+__all__ = ["BRIDGE", "FRONTS", "Bridge", "BridgeSettings", "ClientLink", "create_app", "drain"]
 
 log = logging.getLogger("voiceadapters.bridge")
 
@@ -112,6 +112,11 @@ class Bridge:
     metrics: Metrics = field(default_factory=Metrics)
     links: set[ClientLink] = field(default_factory=set)
     draining: bool = False
+    drain_task: asyncio.Future[None] | None = None
+
+    def log_filter(self) -> logging.Filter:
+        """A filter masking this bridge's secrets, for any log handler."""
+        return _ScrubFilter(self)
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret of the bridge replaced by ``***``."""
@@ -169,7 +174,7 @@ def create_app(
         secrets=tuple(v for v in secret_values if v),
         registry=reg,
     )
-    log.addFilter(_ScrubFilter(bridge))
+    log.addFilter(bridge.log_filter())
     app = web.Application(client_max_size=64 * 1024)
     app[BRIDGE] = bridge
     for front in fronts:
@@ -183,7 +188,7 @@ def create_app(
         app.router.add_get("/page", _to_page)
         app.router.add_get("/page/", _page_file)
         app.router.add_get("/page/{name}", _page_file)
-    app.on_shutdown.append(_drain)
+    app.on_shutdown.append(drain)
     return app
 
 
@@ -393,8 +398,9 @@ class ClientLink:
                     self.front.receive_frame(message.data)
                     await self._pump()
                 elif message.type is WSMsgType.ERROR:
-                    code = self.ws.close_code
-                    if code == 1009:
+                    if getattr(message.data, "code", None) == 1009:
+                        # aiohttp refused a message over max_msg_size and
+                        # closed with 1009 "message too big" itself (RFC 6455 §7.4.1).
                         self._set_reason("message_too_big")
                     break
             self.front.receive_closed(self.ws.close_code, "")
@@ -436,8 +442,7 @@ class ClientLink:
         if not self.ws.closed:
             await self.ws.close()
         reason = self.end_reason or "client_closed"
-        if self._counted:
-            self.bridge.metrics.session_closed(self.front.name, reason)
+        self.bridge.metrics.session_closed(self.front.name, reason, opened=self._counted)
         log.info(
             "bridge: %s connection ended (%s) after %.1f s, %d malformed client message(s)",
             self.front.name,
@@ -592,16 +597,33 @@ class ClientLink:
 # -- drain ---------------------------------------------------------------------------------------
 
 
-async def _drain(app: web.Application) -> None:
-    """On shutdown (SIGTERM): refuse new connections, let live sessions run
-    for up to ``drain_timeout`` seconds, then end them with 1001 "going away"."""
+async def drain(app: web.Application) -> None:
+    """Drain the bridge: ``/readyz`` answers 503 and new connections are
+    refused (1012 "service restart": connect again, elsewhere), live sessions
+    go on for up to ``drain_timeout`` seconds, and those still live then end
+    with 1001 "going away" and the reason ``bridge shutting down``.
+
+    Call it before stopping the server: ``voiceadapters bridge`` does on
+    SIGTERM, and so does its gunicorn worker. It also runs on aiohttp's
+    ``on_shutdown``, but by then aiohttp reads no more client messages, so
+    sessions there can only be ended, not finished. Calling it twice waits
+    for the first drain.
+    """
     bridge = app[BRIDGE]
+    if bridge.drain_task is None:
+        bridge.drain_task = asyncio.ensure_future(_drain(bridge))
+    await asyncio.shield(bridge.drain_task)
+
+
+async def _drain(bridge: Bridge) -> None:
     bridge.draining = True
     bridge.metrics.draining = True
     links = list(bridge.links)
     if not links:
         return
-    log.info("bridge: draining %d live session(s) for up to %g s", len(links), bridge.settings.drain_timeout)
+    log.info(
+        "bridge: draining %d live session(s) for up to %g s", len(links), bridge.settings.drain_timeout
+    )
     waits = [asyncio.ensure_future(link.done.wait()) for link in links]
     _, pending = await asyncio.wait(waits, timeout=bridge.settings.drain_timeout)
     for link in links:
