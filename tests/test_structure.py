@@ -153,6 +153,7 @@ PACKAGES = [
     Package(CORE),
     *(Package(d) for d in sorted((ROOT / "plugins").glob("*/voiceadapters_*")) if d.is_dir()),
     Package(ROOT / "conformance" / "voiceadapters_conformance"),
+    Package(ROOT / "bridge" / "voiceadapters_bridge"),
 ]
 
 

@@ -364,6 +364,10 @@ EXTENSION_COMMANDS = {
         "measure what the adapter layer costs next to a hand-written client",
         "voiceadapters-bench",
     ),
+    "bridge": (
+        "serve Twilio Media Streams and a browser page in front of a provider",
+        "voiceadapters-bridge",
+    ),
 }
 
 

@@ -96,7 +96,9 @@ class TwilioCall:
     close_reason: str | None = None
 
     async def start(self, token: str | None = BRIDGE_KEY, **params: str) -> None:
-        await self.ws.send_str(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await self.ws.send_str(
+            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        )
         custom = dict(params)
         if token is not None:
             custom["token"] = token
@@ -112,7 +114,11 @@ class TwilioCall:
                         "callSid": "CA0",
                         "tracks": ["inbound"],
                         "customParameters": custom,
-                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                        "mediaFormat": {
+                            "encoding": "audio/x-mulaw",
+                            "sampleRate": 8000,
+                            "channels": 1,
+                        },
                     },
                 }
             )
@@ -129,7 +135,12 @@ class TwilioCall:
                     {
                         "event": "media",
                         "streamSid": self.stream_sid,
-                        "media": {"track": "inbound", "chunk": str(i // frame), "timestamp": str(i // 16), "payload": payload},
+                        "media": {
+                            "track": "inbound",
+                            "chunk": str(i // frame),
+                            "timestamp": str(i // 16),
+                            "payload": payload,
+                        },
                     }
                 )
             )
@@ -156,7 +167,14 @@ class TwilioCall:
                 self.played += ulaw_to_pcm16(base64.b64decode(data["media"]["payload"]))
             elif data.get("event") == "mark" and self.echo_marks:
                 await self.ws.send_str(
-                    json.dumps({"event": "mark", "streamSid": self.stream_sid, "sequenceNumber": "9", "mark": data["mark"]})
+                    json.dumps(
+                        {
+                            "event": "mark",
+                            "streamSid": self.stream_sid,
+                            "sequenceNumber": "9",
+                            "mark": data["mark"],
+                        }
+                    )
                 )
 
     def events(self, kind: str) -> list[dict[str, Any]]:
@@ -220,7 +238,9 @@ def simulator_process(scenario: str = "echo") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bridge_process(config: str, tmp_path: Path, *args: str, workers: int = 1) -> Iterator[BridgeProcess]:
+def bridge_process(
+    config: str, tmp_path: Path, *args: str, workers: int = 1
+) -> Iterator[BridgeProcess]:
     """``voiceadapters bridge CONFIG --listen 127.0.0.1:0 ARGS`` with the keys in
     its environment; stderr goes to a file the test can scan."""
     env = dict(os.environ, VATEL_API_KEY=PROVIDER_KEY, VOICEADAPTERS_BRIDGE_KEY=BRIDGE_KEY)
@@ -232,8 +252,18 @@ def bridge_process(config: str, tmp_path: Path, *args: str, workers: int = 1) ->
             port = s.getsockname()[1]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "voiceadapters", "bridge", config, "--listen", f"127.0.0.1:{port}",
-             "--workers", str(workers), *args],
+            [
+                sys.executable,
+                "-m",
+                "voiceadapters",
+                "bridge",
+                config,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -244,7 +274,10 @@ def bridge_process(config: str, tmp_path: Path, *args: str, workers: int = 1) ->
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), 0.5),
+                ):
                     break
                 time.sleep(0.1)
         else:

@@ -16,9 +16,7 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,7 +36,15 @@ from .conftest import BRIDGE_KEY, PROVIDER_KEY, bridge_in_process
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 CHROMIUM = next(
-    (p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")) if p),
+    (
+        p
+        for p in (
+            os.environ.get("CHROMIUM"),
+            shutil.which("chromium"),
+            shutil.which("chromium-browser"),
+        )
+        if p
+    ),
     None,
 )
 
@@ -96,43 +102,52 @@ class DevTools:
 
 @contextlib.asynccontextmanager
 async def chromium(tmp_path: Path, fake_mic: Path) -> AsyncIterator[DevTools]:
+    """Chromium with a fresh profile; its DevTools endpoint is read from the
+    ``DevToolsActivePort`` file it writes there (port 0: any free port)."""
     assert CHROMIUM is not None
     profile = tmp_path / "profile"
-    proc = subprocess.Popen(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
-         f"--use-file-for-fake-audio-capture={fake_mic}%noloop", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    log = (tmp_path / "chromium.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        f"--use-file-for-fake-audio-capture={fake_mic}%noloop",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log,
     )
     try:
-        assert proc.stderr is not None
-        endpoint = None
+        active = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
-        while endpoint is None and time.monotonic() < deadline:
-            line = await asyncio.get_running_loop().run_in_executor(None, proc.stderr.readline)
-            if not line and proc.poll() is not None:
-                break
-            found = re.search(r"DevTools listening on (ws://\S+)", line)
-            endpoint = found.group(1) if found else None
-        assert endpoint, "Chromium did not start its DevTools endpoint"
-        async with ws_connect(endpoint, max_size=64 * 1024 * 1024) as ws:
+        while not (active.exists() and len(active.read_text().split()) == 2):
+            assert proc.returncode is None, "Chromium exited"
+            assert time.monotonic() < deadline, "Chromium did not open its DevTools endpoint"
+            await asyncio.sleep(0.1)
+        port, path = active.read_text().split()
+        async with ws_connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024) as ws:
             tools = DevTools(ws)
             target = await tools.call("Target.createTarget", url="about:blank")
-            attached = await tools.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
+            attached = await tools.call(
+                "Target.attachToTarget", targetId=target["targetId"], flatten=True
+            )
             tools.session = attached["sessionId"]
             await tools.call("Runtime.enable")
             yield tools
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        log.close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (apt-get install -y chromium; .ci/install-chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium binary (apt-get install -y chromium; .ci/install-chromium)",
+)
 async def test_the_page_holds_a_session_in_headless_chromium(tmp_path: Path) -> None:
     pcm, fmt = speech_sample()
     fake_mic = tmp_path / "mic.wav"
@@ -140,10 +155,15 @@ async def test_the_page_holds_a_session_in_headless_chromium(tmp_path: Path) -> 
     write_wav(fake_mic, bytes(fmt.bytes_for(1.0)) + pcm + bytes(fmt.bytes_for(6.0)), fmt)
     async with bridge_in_process(scenario="echo") as bridge, aiohttp.ClientSession() as http:
         minted = await http.post(
-            f"{bridge.url}/tokens", headers={"Authorization": f"Bearer {BRIDGE_KEY}"}, json={"ttl": 120}
+            f"{bridge.url}/tokens",
+            headers={"Authorization": f"Bearer {BRIDGE_KEY}"},
+            json={"ttl": 120},
         )
         token = (await minted.json())["token"]
-        page_files = [await (await http.get(f"{bridge.url}/page/{name}")).text() for name in ("", "app.js", "worklet.js")]
+        page_files = [
+            await (await http.get(f"{bridge.url}/page/{name}")).text()
+            for name in ("", "app.js", "worklet.js")
+        ]
         async with chromium(tmp_path, fake_mic) as page:
             await page.call("Page.enable")
             await page.call("Page.navigate", url=f"{bridge.url}/page/#token={token}&aec=0")
@@ -192,6 +212,8 @@ async def _until(page: DevTools, condition: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await page.evaluate(f"!!({condition})"):
         if time.monotonic() > deadline:
-            status = await page.evaluate("window.bridgePage && JSON.stringify({s: bridgePage.status, e: bridgePage.events.map(e => e.type), p: bridgePage.playedSamples, f: bridgePage.sentFrames})")
+            status = await page.evaluate(
+                "window.bridgePage && JSON.stringify({s: bridgePage.status, e: bridgePage.events.map(e => e.type), p: bridgePage.playedSamples, f: bridgePage.sentFrames})"
+            )
             raise AssertionError(f"timed out after {timeout} s waiting for {condition}: {status}")
         await asyncio.sleep(0.1)

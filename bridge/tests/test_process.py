@@ -40,7 +40,10 @@ async def _metric(http: aiohttp.ClientSession, url: str, name: str) -> float:
 
 
 async def test_sigterm_ends_a_live_session_with_a_reason_and_exits_0(tmp_path: Path) -> None:
-    with simulator_process() as config, bridge_process(config, tmp_path, "--drain-timeout", "1") as bridge:
+    with (
+        simulator_process() as config,
+        bridge_process(config, tmp_path, "--drain-timeout", "1") as bridge,
+    ):
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(f"{bridge.ws}/twilio") as ws:
                 call = TwilioCall(ws)
@@ -68,7 +71,10 @@ async def test_sigterm_ends_a_live_session_with_a_reason_and_exits_0(tmp_path: P
 
 
 async def test_a_session_that_finishes_during_the_drain_ends_normally(tmp_path: Path) -> None:
-    with simulator_process() as config, bridge_process(config, tmp_path, "--drain-timeout", "20") as bridge:
+    with (
+        simulator_process() as config,
+        bridge_process(config, tmp_path, "--drain-timeout", "20") as bridge,
+    ):
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(f"{bridge.ws}/twilio") as ws:
                 call = TwilioCall(ws)
@@ -85,9 +91,14 @@ async def test_a_session_that_finishes_during_the_drain_ends_normally(tmp_path: 
                 assert (await http.get(f"{bridge.url}/readyz")).status == 503
                 async with http.ws_connect(f"{bridge.ws}/twilio") as late:
                     closing = await late.receive(timeout=10)
-                assert (late.close_code, closing.extra) == (1012, "bridge is draining: connect again")
+                assert (late.close_code, closing.extra) == (
+                    1012,
+                    "bridge is draining: connect again",
+                )
                 # Still live while draining: the call hangs up by itself.
-                await ws.send_str(json.dumps({"event": "stop", "streamSid": call.stream_sid, "stop": {}}))
+                await ws.send_str(
+                    json.dumps({"event": "stop", "streamSid": call.stream_sid, "stop": {}})
+                )
                 await asyncio.wait_for(listener, 20)
                 code = ws.close_code
         started = time.monotonic()
@@ -129,23 +140,49 @@ async def test_workers_run_under_gunicorn_and_stop_on_sigterm(tmp_path: Path) ->
     assert PROVIDER_KEY not in log
 
 
-def test_bridge_token_mints_a_token_and_bridge_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+def test_bridge_token_mints_a_token_and_bridge_refuses_to_start_without_a_key(
+    tmp_path: Path,
+) -> None:
     env = {"VOICEADAPTERS_BRIDGE_KEY": BRIDGE_KEY, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "voiceadapters", "bridge-token", "--ttl", "60"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("vab1.") and "valid for 60 s" in done.stderr
     no_key = subprocess.run(
-        [sys.executable, "-m", "voiceadapters", "bridge", "vatel://127.0.0.1:9?tls=false&agent_id=a"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, check=False,
+        [
+            sys.executable,
+            "-m",
+            "voiceadapters",
+            "bridge",
+            "vatel://127.0.0.1:9?tls=false&agent_id=a",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert no_key.returncode == 2
     assert "set VOICEADAPTERS_BRIDGE_KEY" in no_key.stderr
     no_provider_key = subprocess.run(
-        [sys.executable, "-m", "voiceadapters", "bridge", "vatel://127.0.0.1:9?tls=false&agent_id=a"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "voiceadapters",
+            "bridge",
+            "vatel://127.0.0.1:9?tls=false&agent_id=a",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert no_provider_key.returncode == 2
     assert "VATEL_API_KEY" in no_provider_key.stderr, no_provider_key.stderr

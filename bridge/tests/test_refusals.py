@@ -18,7 +18,9 @@ from .conftest import BRIDGE_KEY, PROVIDER_KEY, TwilioCall, bridge_in_process
 pytestmark = pytest.mark.network
 
 
-async def close_of(ws: aiohttp.ClientWebSocketResponse, timeout: float = 10) -> tuple[int | None, str]:
+async def close_of(
+    ws: aiohttp.ClientWebSocketResponse, timeout: float = 10
+) -> tuple[int | None, str]:
     """Read until the bridge closes; the close code and reason."""
 
     async def read() -> str:
@@ -75,7 +77,7 @@ async def test_a_browser_without_a_valid_credential_is_refused(
         metrics = await (await http.get(f"{bridge.url}/metrics")).text()
     assert (code, text) == (1008, reason)
     assert 'sessions_refused_total{pid="' in metrics
-    assert "sessions_started_total" in metrics and 'sessions_started_total{' not in metrics
+    assert "sessions_started_total" in metrics and "sessions_started_total{" not in metrics
     assert_no_key(logs, metrics)
 
 
@@ -105,7 +107,10 @@ async def test_a_twilio_stream_that_never_starts_is_closed() -> None:
 
 
 async def test_a_wrong_origin_is_refused_and_a_listed_one_accepted() -> None:
-    async with bridge_in_process(allow_origins=("https://app.example",)) as bridge, aiohttp.ClientSession() as http:
+    async with (
+        bridge_in_process(allow_origins=("https://app.example",)) as bridge,
+        aiohttp.ClientSession() as http,
+    ):
         url = f"{bridge.ws}/browser?token={BRIDGE_KEY}"
         async with http.ws_connect(url, headers={"Origin": "https://evil.example"}) as ws:
             assert await close_of(ws) == (1008, "forbidden: origin not allowed")
@@ -143,7 +148,10 @@ async def test_too_many_sessions_are_refused_with_1013() -> None:
 
 
 async def test_a_client_over_the_message_rate_is_closed() -> None:
-    async with bridge_in_process(max_rate=10.0, rate_burst=20) as bridge, aiohttp.ClientSession() as http:
+    async with (
+        bridge_in_process(max_rate=10.0, rate_burst=20) as bridge,
+        aiohttp.ClientSession() as http,
+    ):
         async with http.ws_connect(f"{bridge.ws}/browser?token={BRIDGE_KEY}") as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "bridge.ready"
             for _ in range(60):
@@ -170,16 +178,22 @@ async def test_tokens_are_minted_with_the_bridge_key_only() -> None:
         wrong = await http.post(f"{bridge.url}/tokens", headers={"Authorization": "Bearer nope"})
         assert wrong.status == 401
         ok = await http.post(
-            f"{bridge.url}/tokens", headers={"Authorization": f"Bearer {BRIDGE_KEY}"}, json={"ttl": 60}
+            f"{bridge.url}/tokens",
+            headers={"Authorization": f"Bearer {BRIDGE_KEY}"},
+            json={"ttl": 60},
         )
         assert ok.status == 200
         body = await ok.json()
         assert body["token"].startswith("vab1.") and body["expires_at"] > time.time() + 50
         # A token cannot mint tokens.
-        again = await http.post(f"{bridge.url}/tokens", headers={"Authorization": f"Bearer {body['token']}"})
+        again = await http.post(
+            f"{bridge.url}/tokens", headers={"Authorization": f"Bearer {body['token']}"}
+        )
         assert again.status == 403
         too_long = await http.post(
-            f"{bridge.url}/tokens", headers={"Authorization": f"Bearer {BRIDGE_KEY}"}, json={"ttl": 10**9}
+            f"{bridge.url}/tokens",
+            headers={"Authorization": f"Bearer {BRIDGE_KEY}"},
+            json={"ttl": 10**9},
         )
         assert too_long.status == 400
         async with http.ws_connect(f"{bridge.ws}/browser?token={body['token']}") as ws:
@@ -197,6 +211,12 @@ async def test_health_readiness_and_metrics() -> None:
         text = await metrics.text()
     assert (health.status, ready.status, not_ws.status) == (200, 200, 426)
     assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    for family in ("sessions_open", "sessions_started_total", "sessions_refused_total",
-                   "sessions_ended_total", "audio_seconds_total", "draining"):
+    for family in (
+        "sessions_open",
+        "sessions_started_total",
+        "sessions_refused_total",
+        "sessions_ended_total",
+        "audio_seconds_total",
+        "draining",
+    ):
         assert f"# TYPE voiceadapters_bridge_{family} " in text

@@ -4,13 +4,16 @@ first-party simulator (vatel's) behind it — μ-law 8 kHz both ways."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 
 import aiohttp
 import numpy as np
 import pytest
 
 from voiceadapters.audio import best_alignment, pcm_to_array
+from voiceadapters_bridge.g711 import ulaw_to_pcm16
 
 from .conftest import PROVIDER_KEY, TwilioCall, bridge_in_process, speech_8k, wait_for
 
@@ -26,7 +29,9 @@ async def test_a_call_hears_the_agent_and_gets_its_marks() -> None:
             await call.start()
             await call.send_pcm(speech + bytes(2 * 8000 * 2))  # speech, then 2 s of quiet
             await wait_for(lambda: call.events("mark"), 15, "the mark after the agent's turn")
-            await ws.send_str('{"event":"stop","sequenceNumber":"99","streamSid":"%s","stop":{}}' % call.stream_sid)
+            await ws.send_str(
+                json.dumps({"event": "stop", "streamSid": call.stream_sid, "stop": {}})
+            )
             await asyncio.wait_for(listener, 10)
             assert ws.close_code == 1000
     media = call.events("media")
@@ -51,14 +56,20 @@ async def test_barge_in_sends_clear_and_no_stale_media_follows() -> None:
             listener = asyncio.create_task(call.listen())
             await call.start()
             await call.send_pcm(speech + bytes(8000 * 2))  # speech, 1 s of quiet: the turn ends
-            await wait_for(lambda: len(call.played) > 8000, 10, "the agent's reply (3 × the utterance)")
+            await wait_for(
+                lambda: len(call.played) > 8000, 10, "the agent's reply (3 × the utterance)"
+            )
             # Speak over the agent: a different utterance (the sample reversed).
             talk_started = asyncio.get_running_loop().time()
             await call.send_pcm(reversed_speech)
             await wait_for(lambda: call.events("clear"), 5, "clear after barge-in")
             stop_talking = asyncio.get_running_loop().time()
             await call.send_pcm(bytes(int(1.5 * 8000) * 2))
-            await wait_for(lambda: len(call.events("media")) > 0 and _media_after_clear(call) > 100, 15, "the next reply")
+            await wait_for(
+                lambda: len(call.events("media")) > 0 and _media_after_clear(call) > 100,
+                15,
+                "the next reply",
+            )
             await asyncio.sleep(0.5)
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -66,11 +77,7 @@ async def test_barge_in_sends_clear_and_no_stale_media_follows() -> None:
     assert talk_started < stop_talking
     clear_at = next(t for t, m in call.received if m.get("event") == "clear")
     after = [m for t, m in call.received if t > clear_at and m.get("event") == "media"]
-    audio_after = b"".join(
-        __import__("base64").b64decode(m["media"]["payload"]) for m in after
-    )
-    from voiceadapters_bridge.g711 import ulaw_to_pcm16
-
+    audio_after = b"".join(base64.b64decode(m["media"]["payload"]) for m in after)
     after_pcm = pcm_to_array(ulaw_to_pcm16(audio_after))
     # Everything after the clear is the reply to the second utterance (its
     # echo), none of it the rest of the first reply.
@@ -78,7 +85,9 @@ async def test_barge_in_sends_clear_and_no_stale_media_follows() -> None:
     _, ncc_stale = best_alignment(pcm_to_array(speech), after_pcm[: len(speech) // 2])
     assert ncc_new >= 0.9, f"after the clear: {ncc_new:.3f} with the second utterance"
     assert ncc_stale < 0.5, f"stale audio after the clear: {ncc_stale:.3f} with the first reply"
-    first_media_after = next(t for t, m in call.received if t > clear_at and m.get("event") == "media")
+    first_media_after = next(
+        t for t, m in call.received if t > clear_at and m.get("event") == "media"
+    )
     assert first_media_after - clear_at > 0.3, "media right after the clear: stale audio"
 
 

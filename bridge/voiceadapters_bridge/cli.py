@@ -50,34 +50,62 @@ def _option(value: str) -> tuple[str, str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="PROVIDER_CONFIG", help="the provider's config string")
     p.add_argument(
-        "--listen", type=_listen, default=("127.0.0.1", 8080), metavar="HOST:PORT",
+        "--listen",
+        type=_listen,
+        default=("127.0.0.1", 8080),
+        metavar="HOST:PORT",
         help="where to listen (default 127.0.0.1:8080; port 0: any free port)",
     )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N",
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
         help="run N processes with gunicorn and aiohttp's worker (needs the gunicorn extra)",
     )
     p.add_argument(
-        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
         help="a browser origin allowed besides the bridge's own (repeatable; '*': any)",
     )
     p.add_argument(
-        "--client-option", action="append", default=[], metavar="NAME",
+        "--client-option",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="an agent option clients may choose (Twilio custom parameters, the page's query)",
     )
     p.add_argument("--max-message", type=int, default=64 * 1024, metavar="BYTES")
-    p.add_argument("--max-rate", type=float, default=100.0, metavar="PER_SECOND",
-                   help="client messages per second, sustained (burst: twice as many)")
+    p.add_argument(
+        "--max-rate",
+        type=float,
+        default=100.0,
+        metavar="PER_SECOND",
+        help="client messages per second, sustained (burst: twice as many)",
+    )
     p.add_argument("--max-session", type=float, default=3600.0, metavar="SECONDS")
     p.add_argument("--max-sessions", type=int, default=100, metavar="N", help="per process")
     p.add_argument("--start-timeout", type=float, default=10.0, metavar="SECONDS")
-    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="on SIGTERM, how long live sessions may go on before they are ended")
-    p.add_argument("--dtmf-as-text", action="store_true",
-                   help="send Twilio DTMF digits to the agent as user text (providers with text input)")
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long live sessions may go on before they are ended",
+    )
+    p.add_argument(
+        "--dtmf-as-text",
+        action="store_true",
+        help="send Twilio DTMF digits to the agent as user text (providers with text input)",
+    )
     p.add_argument("--no-page", action="store_true", help="do not serve the browser page")
-    p.add_argument("--no-auth", action="store_true",
-                   help=f"accept clients without a key or token (loopback only; else set {BRIDGE_KEY_ENV})")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help=f"accept clients without a key or token (loopback only; else set {BRIDGE_KEY_ENV})",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -91,7 +119,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             "or pass --no-auth on loopback"
         )
     if args.no_auth and not is_loopback(host):
-        raise VoiceAdaptersError("--no-auth is for loopback only: set a bridge key to listen on other hosts")
+        raise VoiceAdaptersError(
+            "--no-auth is for loopback only: set a bridge key to listen on other hosts"
+        )
     return BridgeSettings(
         provider_config=args.config,
         bridge_key=None if args.no_auth else Secret(key or ""),
@@ -181,7 +211,7 @@ def _run_gunicorn(settings: Any, host: str, port: int, workers: int) -> int:
 
     from .server import BRIDGE, create_app
 
-    class _Application(BaseApplication):  # type: ignore[misc]
+    class _Application(BaseApplication):
         """gunicorn's master; each worker (aiohttp's GunicornWebWorker) builds its own app."""
 
         def load_config(self) -> None:
@@ -210,7 +240,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     if not key:
         return _fail(f"set {BRIDGE_KEY_ENV}: tokens are signed with the bridge key")
     try:
-        token, expires = mint_token(Secret(key), ttl=args.ttl, now=time.time(), options=dict(args.option))
+        token, expires = mint_token(
+            Secret(key), ttl=args.ttl, now=time.time(), options=dict(args.option)
+        )
     except ValueError as exc:
         return _fail(str(exc))
     print(token)
@@ -232,8 +264,14 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_bridge)
     t = sub.add_parser("bridge-token", help="mint a short-lived client token for the bridge")
     t.add_argument("--ttl", type=float, default=300.0, help=f"seconds (at most {MAX_TOKEN_TTL:g})")
-    t.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
-                   help="an agent option the token carries (repeatable)")
+    t.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an agent option the token carries (repeatable)",
+    )
     t.set_defaults(func=cmd_token)
 
 

@@ -66,7 +66,12 @@ class Metrics:
         lines: list[str] = []
         pid = ("pid", self.pid)
 
-        def family(name: str, kind: str, help_text: str, rows: list[tuple[tuple[tuple[str, str], ...], float]]) -> None:
+        def family(
+            name: str,
+            kind: str,
+            help_text: str,
+            rows: list[tuple[tuple[tuple[str, str], ...], float]],
+        ) -> None:
             full = f"{_PREFIX}_{name}"
             lines.append(f"# HELP {full} {help_text}")
             lines.append(f"# TYPE {full} {kind}")
@@ -107,5 +112,7 @@ class Metrics:
                 for (f, d), s in sorted(self.audio_seconds.items())
             ],
         )
-        family("draining", "gauge", "1 while the process drains (SIGTERM).", [((), int(self.draining))])
+        family(
+            "draining", "gauge", "1 while the process drains (SIGTERM).", [((), int(self.draining))]
+        )
         return "\n".join(lines) + "\n"

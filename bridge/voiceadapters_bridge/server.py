@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import time
@@ -50,7 +51,14 @@ from voiceadapters.registry import registry as default_registry
 from voiceadapters.secrets import Secret
 from voiceadapters.session import Session, connect
 
-from .auth import RESERVED_OPTIONS, Credential, Refusal, check_credential, mint_token, origin_allowed
+from .auth import (
+    RESERVED_OPTIONS,
+    Credential,
+    Refusal,
+    check_credential,
+    mint_token,
+    origin_allowed,
+)
 from .browser import BrowserFront
 from .front import Front, FrontFacts, OpenSession, close_reason
 from .metrics import CONTENT_TYPE, Metrics
@@ -59,6 +67,12 @@ from .twilio import TwilioFront
 __all__ = ["BRIDGE", "FRONTS", "Bridge", "BridgeSettings", "ClientLink", "create_app", "drain"]
 
 log = logging.getLogger("voiceadapters.bridge")
+
+#: Options no client and no token may set: the key, the common connection
+#: options (limits, reconnect, TLS…) and the names of connect()'s own parameters.
+FORBIDDEN_OPTIONS = (
+    RESERVED_OPTIONS | COMMON_OPTIONS | frozenset(inspect.signature(connect).parameters)
+)
 
 #: The fronts a bridge serves unless told otherwise.
 FRONTS: tuple[type[Front], ...] = (TwilioFront, BrowserFront)
@@ -162,10 +176,12 @@ def create_app(
     provider = reg.get(url.provider)
     resolved = resolve_config(url, provider, api_key=settings.api_key)
     provider.make_codec(resolved)  # raises ConfigError without a key
-    bad = sorted(set(settings.client_options) & (RESERVED_OPTIONS | COMMON_OPTIONS))
+    bad = sorted(set(settings.client_options) & FORBIDDEN_OPTIONS)
     if bad:
         raise ConfigError(f"bridge: clients may not choose the option(s) {', '.join(bad)}")
-    secret_values = [s.reveal() for s in (resolved.api_key, settings.api_key, settings.bridge_key) if s]
+    secret_values = [
+        s.reveal() for s in (resolved.api_key, settings.api_key, settings.bridge_key) if s
+    ]
     bridge = Bridge(
         settings=settings,
         fronts=tuple(fronts),
@@ -212,7 +228,9 @@ async def _readyz(request: web.Request) -> web.Response:
 
 async def _metrics(request: web.Request) -> web.Response:
     bridge = request.app[BRIDGE]
-    return web.Response(body=bridge.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(
+        body=bridge.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE}
+    )
 
 
 def _json_error(status: int, message: str) -> web.Response:
@@ -248,7 +266,10 @@ async def _tokens(request: web.Request) -> web.Response:
         return _json_error(400, "ttl is a number of seconds, options an object")
     try:
         token, expires = mint_token(
-            key, ttl=float(ttl), now=time.time(), options={str(k): str(v) for k, v in options.items()}
+            key,
+            ttl=float(ttl),
+            now=time.time(),
+            options={str(k): str(v) for k, v in options.items()},
         )
     except ValueError as exc:
         return _json_error(400, str(exc))
@@ -359,6 +380,7 @@ class ClientLink:
         self._writer: asyncio.Task[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._counted = False
+        self._closing: asyncio.Future[None] | None = None
         settings = bridge.settings
         self._tokens = float(settings.rate_burst)
         self._refill_at = self.opened_at
@@ -393,7 +415,11 @@ class ClientLink:
             async for message in self.ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     if not self._take_token():
-                        self.end(1008, f"rate limit exceeded ({settings.max_rate:g} messages/s)", "rate_limit")
+                        self.end(
+                            1008,
+                            f"rate limit exceeded ({settings.max_rate:g} messages/s)",
+                            "rate_limit",
+                        )
                         break
                     self.front.receive_frame(message.data)
                     await self._pump()
@@ -411,7 +437,11 @@ class ClientLink:
 
     def _no_start(self) -> None:
         if self.session is None and not self.front.closed:
-            self.end(1008, f"no session started within {self.bridge.settings.start_timeout:g} s", "start_timeout")
+            self.end(
+                1008,
+                f"no session started within {self.bridge.settings.start_timeout:g} s",
+                "start_timeout",
+            )
 
     def end(self, code: int, reason: str, label: str) -> None:
         """End the connection from the bridge's side (a limit, a drain)."""
@@ -419,12 +449,12 @@ class ClientLink:
         self.front.end(code, reason)
         self._drain_front()
         if self.session is not None and self.session.ended is None:
-            asyncio.ensure_future(self._close_session())
+            self._closing = asyncio.ensure_future(self._close_session(self.session))
 
-    async def _close_session(self) -> None:
-        if self.session is not None:
-            with contextlib.suppress(Exception):
-                await self.session.close()
+    @staticmethod
+    async def _close_session(session: Session) -> None:
+        with contextlib.suppress(Exception):
+            await session.close()
 
     async def _finish(self) -> None:
         for timer in self._timers:
@@ -496,7 +526,10 @@ class ClientLink:
             frame = await self._outbox.get()
             try:
                 if isinstance(frame, CloseFrame):
-                    await self.ws.close(code=frame.code, message=close_reason(self.bridge.scrub(frame.reason)).encode())
+                    await self.ws.close(
+                        code=frame.code,
+                        message=close_reason(self.bridge.scrub(frame.reason)).encode(),
+                    )
                     return
                 if isinstance(frame, str):
                     await self.ws.send_str(self.bridge.scrub(frame))
@@ -541,7 +574,9 @@ class ClientLink:
         credential = self.credential
         try:
             if credential is None:
-                credential = check_credential(action.credential, settings.bridge_key, now=time.time())
+                credential = check_credential(
+                    action.credential, settings.bridge_key, now=time.time()
+                )
         except Refusal as refusal:
             self.bridge.metrics.refusal(self.front.name, refusal.label)
             log.info("bridge: %s refused: %s", self.front.name, refusal)
@@ -550,12 +585,12 @@ class ClientLink:
             self._drain_front()
             return
         self.credential = credential
-        options = {
+        options: dict[str, Any] = {
             k: v
             for k, v in action.options.items()
-            if k in settings.client_options and k not in RESERVED_OPTIONS
+            if k in settings.client_options and k not in FORBIDDEN_OPTIONS
         }
-        options.update({k: v for k, v in credential.options.items() if k not in RESERVED_OPTIONS})
+        options.update({k: v for k, v in credential.options.items() if k not in FORBIDDEN_OPTIONS})
         fmt = self.front.audio_format
         try:
             session = await connect(
@@ -573,7 +608,7 @@ class ClientLink:
             self.front.session_failed(message)
             self._drain_front()
             return
-        if self.front.closed:
+        if self._front_closed():  # while connecting
             await session.close()
             return
         self.session = session
@@ -581,6 +616,9 @@ class ClientLink:
         self.bridge.metrics.session_opened(self.front.name)
         log.info("bridge: %s session opened (%s)", self.front.name, self.bridge.provider)
         self._events_task = asyncio.create_task(self._events(session))
+
+    def _front_closed(self) -> bool:
+        return self.front.closed
 
     async def _events(self, session: Session) -> None:
         metrics = self.bridge.metrics
@@ -622,7 +660,9 @@ async def _drain(bridge: Bridge) -> None:
     if not links:
         return
     log.info(
-        "bridge: draining %d live session(s) for up to %g s", len(links), bridge.settings.drain_timeout
+        "bridge: draining %d live session(s) for up to %g s",
+        len(links),
+        bridge.settings.drain_timeout,
     )
     waits = [asyncio.ensure_future(link.done.wait()) for link in links]
     _, pending = await asyncio.wait(waits, timeout=bridge.settings.drain_timeout)

@@ -202,7 +202,9 @@ class TwilioFront(Front):
             self._turn_has_audio = True
             self.media_out += 1
             payload = base64.b64encode(pcm16_to_ulaw(event.pcm)).decode("ascii")
-            self._send_json({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}})
+            self._send_json(
+                {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
+            )
         elif isinstance(event, AgentAudioDone):
             if self._turn_has_audio and event.turn_id not in self._interrupted:
                 self._mark(f"turn-{event.turn_id}" if event.turn_id else "turn")

@@ -21,7 +21,7 @@ from aiohttp.worker import GunicornWebWorker
 __all__ = ["BridgeWorker"]
 
 
-class BridgeWorker(GunicornWebWorker):  # type: ignore[misc]
+class BridgeWorker(GunicornWebWorker):
     """aiohttp's gunicorn worker, draining the bridge before it exits."""
 
     _drain: asyncio.Future[None] | None = None
@@ -29,7 +29,7 @@ class BridgeWorker(GunicornWebWorker):  # type: ignore[misc]
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         from .server import drain
 
-        app = self.wsgi
+        app: object = self.wsgi  # what load() returned: the bridge's Application
         if not isinstance(app, web.Application) or self._drain is not None:
             super().handle_exit(sig, frame)
             return
