@@ -57,10 +57,15 @@ class RunningBridge:
 
 @contextlib.asynccontextmanager
 async def bridge_in_process(
-    *, scenario: str = "echo", pace: float = 1.0, **overrides: Any
+    *,
+    scenario: str = "echo",
+    pace: float = 1.0,
+    simulator_key: str = PROVIDER_KEY,
+    **overrides: Any,
 ) -> AsyncIterator[RunningBridge]:
-    """A vatel simulator and the bridge in front of it, both in this process."""
-    async with serve_simulator("vatel", api_key=PROVIDER_KEY, scenario=scenario, pace=pace) as (
+    """A vatel simulator and the bridge in front of it, both in this process
+    (the bridge holds ``PROVIDER_KEY``; the simulator accepts ``simulator_key``)."""
+    async with serve_simulator("vatel", api_key=simulator_key, scenario=scenario, pace=pace) as (
         _,
         config,
         _sim,

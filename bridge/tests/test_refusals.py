@@ -4,6 +4,7 @@ real sockets; the provider key appears in no response or log line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -220,3 +221,41 @@ async def test_health_readiness_and_metrics() -> None:
         "draining",
     ):
         assert f"# TYPE voiceadapters_bridge_{family} " in text
+
+
+async def test_a_provider_that_refuses_the_key_closes_with_1011_and_no_key_anywhere(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    async with (
+        bridge_in_process(simulator_key="another-key") as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.ws_connect(f"{bridge.ws}/browser?token={BRIDGE_KEY}") as ws:
+            messages = []
+            while True:
+                message = await ws.receive(timeout=20)
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                messages.append(message.json())
+            code, reason = ws.close_code, str(message.extra or "")
+        metrics = await metrics_with(http, bridge.url, 'reason="provider_failed"')
+    assert code == 1011
+    assert reason.startswith("provider session failed: AuthenticationError"), reason
+    assert messages[-1]["type"] == "bridge.closing" and messages[-1]["code"] == 1011
+    assert 'reason="provider_failed"' in metrics
+    assert any("provider session failed" in r.getMessage() for r in logs.records)
+    assert_no_key(logs, reason, json.dumps(messages), metrics)
+
+
+async def test_a_command_the_provider_cannot_carry_is_refused_on_the_page_protocol() -> None:
+    # Vatel has no client interrupt and no text input.
+    async with bridge_in_process() as bridge, aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{bridge.ws}/browser?token={BRIDGE_KEY}") as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "bridge.ready"
+            await ws.send_str('{"type": "interrupt"}')
+            while True:
+                reply = await ws.receive_json(timeout=10)
+                if reply["type"] == "bridge.error":
+                    break
+    assert reply["message"].startswith("interrupt: ")
+    assert "client_interrupt" in reply["message"]
