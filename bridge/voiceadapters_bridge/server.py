@@ -285,7 +285,8 @@ _PAGE_FILES = {
 
 
 async def _to_page(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/page/")
+    # Relative, so that a bridge mounted under a prefix (add_subapp) works.
+    raise web.HTTPFound("page/")
 
 
 async def _page_file(request: web.Request) -> web.Response:

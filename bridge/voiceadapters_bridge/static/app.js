@@ -57,8 +57,12 @@ function bridgeUrl() {
   // Agent options the bridge allows may ride in the page's own query.
   const params = new URLSearchParams(location.search);
   params.set("token", token());
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}/browser?${params}`;
+  // Beside the page's folder, so that a bridge mounted under a prefix works.
+  const url = new URL("../browser", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.search = params.toString();
+  url.hash = "";
+  return url.toString();
 }
 
 function onPlayed(buffer) {
