@@ -49,6 +49,7 @@ def speech_8k() -> bytes:
 class RunningBridge:
     url: str  # http://127.0.0.1:PORT
     config: str
+    simulator: Any = None
 
     @property
     def ws(self) -> str:
@@ -68,7 +69,7 @@ async def bridge_in_process(
     async with serve_simulator("vatel", api_key=simulator_key, scenario=scenario, pace=pace) as (
         _,
         config,
-        _sim,
+        simulator,
     ):
         settings = BridgeSettings(
             provider_config=config,
@@ -84,7 +85,7 @@ async def bridge_in_process(
         port = sock.getsockname()[1]
         await web.SockSite(runner, sock).start()
         try:
-            yield RunningBridge(f"http://127.0.0.1:{port}", config)
+            yield RunningBridge(f"http://127.0.0.1:{port}", config, simulator)
         finally:
             await runner.cleanup()
 

@@ -7,15 +7,18 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 
 import aiohttp
 import numpy as np
 import pytest
 
 from voiceadapters.audio import best_alignment, pcm_to_array
+from voiceadapters.secrets import Secret
+from voiceadapters_bridge.auth import mint_token
 from voiceadapters_bridge.g711 import ulaw_to_pcm16
 
-from .conftest import PROVIDER_KEY, TwilioCall, bridge_in_process, speech_8k, wait_for
+from .conftest import BRIDGE_KEY, PROVIDER_KEY, TwilioCall, bridge_in_process, speech_8k, wait_for
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -100,3 +103,33 @@ def _media_after_clear(call: TwilioCall) -> int:
         elif seen_clear and m.get("event") == "media":
             count += 1
     return count
+
+
+async def test_custom_parameters_choose_only_the_allowed_agent_options() -> None:
+    async with (
+        bridge_in_process(client_options=("first_message",)) as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.ws_connect(f"{bridge.ws}/twilio") as ws:
+            call = TwilioCall(ws)
+            listener = asyncio.create_task(call.listen())
+            await call.start(
+                first_message="Hi from the TwiML", prompt="not allowed", caller="+15550100"
+            )
+            await wait_for(lambda: bridge.simulator.grants, 10, "the provider session")
+            await ws.close()
+            await asyncio.wait_for(listener, 10)
+        (grant,) = bridge.simulator.grants.values()
+        assert (grant.first_message, grant.prompt) == ("Hi from the TwiML", None)
+        # A token's options come from whoever holds the bridge key: applied.
+        token, _ = mint_token(
+            Secret(BRIDGE_KEY), ttl=60, now=time.time(), options={"prompt": "from the backend"}
+        )
+        async with http.ws_connect(f"{bridge.ws}/twilio") as ws:
+            call = TwilioCall(ws)
+            listener = asyncio.create_task(call.listen())
+            await call.start(token=token)
+            await wait_for(lambda: len(bridge.simulator.grants) == 2, 10, "the second session")
+            await ws.close()
+            await asyncio.wait_for(listener, 10)
+        assert [g.prompt for g in bridge.simulator.grants.values()] == [None, "from the backend"]

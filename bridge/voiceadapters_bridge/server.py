@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from voiceadapters.capabilities import Capabilities
 from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
 from voiceadapters.config import COMMON_OPTIONS, parse_config, resolve_config
 from voiceadapters.errors import (
@@ -120,7 +120,7 @@ class Bridge:
     settings: BridgeSettings
     fronts: tuple[type[Front], ...]
     provider: str
-    facts_capabilities: Any
+    facts_capabilities: Capabilities
     secrets: tuple[str, ...]
     registry: Registry
     metrics: Metrics = field(default_factory=Metrics)
@@ -299,7 +299,14 @@ async def _page_file(request: web.Request) -> web.Response:
     return web.Response(
         body=data,
         content_type=content_type,
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            # The page loads only its own files and talks only to its bridge.
+            "Content-Security-Policy": "default-src 'self'; connect-src 'self'; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "Referrer-Policy": "no-referrer",
+        },
     )
 
 
@@ -624,13 +631,18 @@ class ClientLink:
     async def _events(self, session: Session) -> None:
         metrics = self.bridge.metrics
         name = self.front.name
-        async for event in session:
-            if isinstance(event, AgentAudio):
-                metrics.audio(name, "out", len(event.pcm) / self._out_bytes_per_second)
-            elif isinstance(event, SessionEnded):
-                self._set_reason(event.reason)
-            self.front.handle_event(event)
-            await self._pump()
+        try:
+            async for event in session:
+                if isinstance(event, AgentAudio):
+                    metrics.audio(name, "out", len(event.pcm) / self._out_bytes_per_second)
+                elif isinstance(event, SessionEnded):
+                    self._set_reason(event.reason)
+                self.front.handle_event(event)
+                await self._pump()
+        except Exception:
+            # A bug in a front must end its connection, not leave it hanging.
+            log.exception("bridge: %s front failed on a provider event", name)
+            self.end(1011, "bridge error", "bridge_error")
 
 
 # -- drain ---------------------------------------------------------------------------------------
@@ -674,9 +686,3 @@ async def _drain(bridge: Bridge) -> None:
         await asyncio.wait(pending, timeout=10.0)
     for task in pending:
         task.cancel()
-
-
-def settings_json(settings: BridgeSettings) -> str:
-    """``settings`` as JSON without its secrets (for the gunicorn workers)."""
-    data = {k: v for k, v in settings.__dict__.items() if k not in ("bridge_key", "api_key")}
-    return json.dumps(data)
