@@ -53,14 +53,15 @@ MAX_TOKEN_TTL = 86400.0
 RESERVED_OPTIONS = frozenset({"api_key", "token"})
 
 
-@dataclass(frozen=True)
 class Refusal(Exception):
     """Why the bridge refuses a connection: the WebSocket close ``code`` and
     ``reason``, and a short ``label`` for the refused-sessions metric."""
 
-    code: int
-    reason: str
-    label: str
+    def __init__(self, code: int, reason: str, label: str) -> None:
+        super().__init__(code, reason, label)
+        self.code = code
+        self.reason = reason
+        self.label = label
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}"
