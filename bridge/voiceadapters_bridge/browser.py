@@ -51,7 +51,7 @@ class BrowserFront(Front):
 
     name: ClassVar[str] = "browser"
     route: ClassVar[str] = "/browser"
-    audio_format: ClassVar[AudioFormat] = BROWSER_FORMAT
+    audio_format: AudioFormat = BROWSER_FORMAT
 
     def __init__(self, facts: FrontFacts) -> None:
         super().__init__(facts)

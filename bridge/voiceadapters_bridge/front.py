@@ -41,7 +41,7 @@ subclass :class:`Front`, give it a ``name``, a ``route`` and an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -116,10 +116,26 @@ class Front(ABC):
     route: ClassVar[str] = "/"
     #: PCM format of the ``SendAudio`` the front issues and of the agent
     #: audio it is handed: the session converts to and from the provider's.
-    audio_format: ClassVar[AudioFormat] = AudioFormat(16000)
+    #: Read when the session opens, so a front may set its own before it
+    #: emits :class:`OpenSession` (a format the client chose); a format the
+    #: client changes later is the front's to convert (``StreamConverter``
+    #: is pure too).
+    audio_format: AudioFormat = AudioFormat(16000)
     #: Whether the client may present its credential inside the protocol
     #: (in :class:`OpenSession`) instead of with the upgrade request.
     credential_in_protocol: ClassVar[bool] = False
+    #: WebSocket subprotocols the route accepts (``Sec-WebSocket-Protocol``).
+    subprotocols: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def credential_from_request(
+        cls, headers: Mapping[str, str], protocols: Sequence[str]
+    ) -> str | None:
+        """A credential the client's protocol carries in its upgrade request
+        besides ``Authorization: Bearer`` and ``?token=`` (which the host
+        reads itself): for example a key in an offered subprotocol, as
+        browser clients of some APIs send it. Default: none."""
+        return None
 
     def __init__(self, facts: FrontFacts) -> None:
         self.facts = facts

@@ -330,12 +330,24 @@ def _websocket_handler(front: type[Front]) -> Callable[[web.Request], Any]:
 async def _serve(request: web.Request, front_cls: type[Front]) -> web.StreamResponse:
     bridge = request.app[BRIDGE]
     settings = bridge.settings
-    ws = web.WebSocketResponse(max_msg_size=settings.max_message, autoping=True, heartbeat=30.0)
+    ws = web.WebSocketResponse(
+        max_msg_size=settings.max_message,
+        autoping=True,
+        heartbeat=30.0,
+        protocols=front_cls.subprotocols,
+    )
     if not ws.can_prepare(request).ok:
         return web.Response(status=426, text=f"{front_cls.route} is a WebSocket endpoint\n")
     await ws.prepare(request)
     query = {k: v for k, v in request.query.items() if k != "token"}
-    presented = _bearer(request) or request.query.get("token")
+    offered = [
+        p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+    ]
+    presented = (
+        _bearer(request)
+        or request.query.get("token")
+        or front_cls.credential_from_request(request.headers, offered)
+    )
     credential: Credential | None = None
     try:
         if bridge.draining:
@@ -393,8 +405,7 @@ class ClientLink:
         self._tokens = float(settings.rate_burst)
         self._refill_at = self.opened_at
         self._action_lock = asyncio.Lock()
-        self._in_bytes_per_second = front.audio_format.bytes_per_second
-        self._out_bytes_per_second = front.audio_format.bytes_per_second
+        self._bytes_per_second = front.audio_format.bytes_per_second
 
     # -- the connection's life -----------------------------------------------------------
 
@@ -558,7 +569,7 @@ class ClientLink:
         try:
             if isinstance(action, SendAudio):
                 self.bridge.metrics.audio(
-                    self.front.name, "in", len(action.pcm) / self._in_bytes_per_second
+                    self.front.name, "in", len(action.pcm) / self._bytes_per_second
                 )
                 await session.send_audio(action.pcm)
             elif isinstance(action, SendText):
@@ -600,6 +611,7 @@ class ClientLink:
         }
         options.update({k: v for k, v in credential.options.items() if k not in FORBIDDEN_OPTIONS})
         fmt = self.front.audio_format
+        self._bytes_per_second = fmt.bytes_per_second
         try:
             session = await connect(
                 settings.provider_config,
@@ -634,7 +646,7 @@ class ClientLink:
         try:
             async for event in session:
                 if isinstance(event, AgentAudio):
-                    metrics.audio(name, "out", len(event.pcm) / self._out_bytes_per_second)
+                    metrics.audio(name, "out", len(event.pcm) / self._bytes_per_second)
                 elif isinstance(event, SessionEnded):
                     self._set_reason(event.reason)
                 self.front.handle_event(event)

@@ -59,7 +59,7 @@ class TwilioFront(Front):
 
     name: ClassVar[str] = "twilio"
     route: ClassVar[str] = "/twilio"
-    audio_format: ClassVar[AudioFormat] = MULAW_8K
+    audio_format: AudioFormat = MULAW_8K
     credential_in_protocol: ClassVar[bool] = True
 
     def __init__(self, facts: FrontFacts, *, dtmf_as_text: bool | None = None) -> None:
