@@ -37,6 +37,15 @@ async def test_a_call_hears_the_agent_and_gets_its_marks() -> None:
             )
             await asyncio.wait_for(listener, 10)
             assert ws.close_code == 1000
+        metrics = await (await http.get(f"{bridge.url}/metrics")).text()
+    seconds = {
+        line.split('direction="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("voiceadapters_bridge_audio_seconds_total{")
+    }
+    # In: everything the call streamed (3.3 s of speech and 2 s of quiet); out: the echo.
+    assert seconds["in"] == pytest.approx(len(speech) / 16000 + 2, abs=0.05)
+    assert seconds["out"] >= len(speech) / 16000 - 0.1
     media = call.events("media")
     assert media and all(m["streamSid"] == call.stream_sid for m in media)
     # 20 ms of μ-law per message, as Twilio sends and expects.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .auth import BRIDGE_KEY_ENV, Refusal, check_credential, mint_token
     from .browser import BrowserFront
     from .front import Front, FrontFacts, OpenSession
-    from .server import Bridge, BridgeSettings, ClientLink, create_app
+    from .server import Bridge, BridgeSettings, ClientLink, create_app, drain
     from .twilio import TwilioFront
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "TwilioFront",
     "check_credential",
     "create_app",
+    "drain",
     "mint_token",
     "register_cli",
 ]
@@ -63,6 +64,7 @@ __getattr__ = lazy_exports(
         "BridgeSettings": "server",
         "ClientLink": "server",
         "create_app": "server",
+        "drain": "server",
         "TwilioFront": "twilio",
     },
 )
