@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import time
 
 import aiohttp
@@ -23,7 +24,8 @@ from .conftest import BRIDGE_KEY, PROVIDER_KEY, TwilioCall, bridge_in_process, s
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 
-async def test_a_call_hears_the_agent_and_gets_its_marks() -> None:
+async def test_a_call_hears_the_agent_and_gets_its_marks(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="voiceadapters.bridge")
     speech = speech_8k()
     async with bridge_in_process(scenario="echo") as bridge, aiohttp.ClientSession() as http:
         async with http.ws_connect(f"{bridge.ws}/twilio") as ws:
@@ -56,6 +58,10 @@ async def test_a_call_hears_the_agent_and_gets_its_marks() -> None:
     order = [m.get("event") for _, m in call.received]
     assert order.index("mark") > max(i for i, e in enumerate(order) if e == "media")
     assert call.events("mark")[0]["mark"]["name"].startswith("turn-")
+    # The bridge saw the echo: the mark round trip is complete.
+    (ended,) = [r.getMessage() for r in caplog.records if "connection ended" in r.getMessage()]
+    assert "marks 1 echoed / 0 pending" in ended, ended
+    assert all(PROVIDER_KEY not in r.getMessage() for r in caplog.records)
     assert all(PROVIDER_KEY not in str(m) for _, m in call.received)
 
 

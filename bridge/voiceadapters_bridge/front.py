@@ -163,6 +163,11 @@ class Front(ABC):
         """True once the client's connection closed or a close frame was queued."""
         return self._closed or self._close_sent
 
+    def summary(self) -> str:
+        """A short account of the connection for the bridge's log line
+        (counts only, never content). Default: the malformed message count."""
+        return f"{self.malformed} malformed client message(s)"
+
     # -- inputs --------------------------------------------------------------
 
     @abstractmethod

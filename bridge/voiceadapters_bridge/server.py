@@ -493,11 +493,11 @@ class ClientLink:
         reason = self.end_reason or "client_closed"
         self.bridge.metrics.session_closed(self.front.name, reason, opened=self._counted)
         log.info(
-            "bridge: %s connection ended (%s) after %.1f s, %d malformed client message(s)",
+            "bridge: %s connection ended (%s) after %.1f s: %s",
             self.front.name,
             reason,
             time.monotonic() - self.opened_at,
-            self.front.malformed,
+            self.front.summary(),
         )
         self.done.set()
 

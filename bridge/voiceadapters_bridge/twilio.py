@@ -84,6 +84,14 @@ class TwilioFront(Front):
         self._turn_has_audio = False
         self._marks = 0
 
+    def summary(self) -> str:
+        return (
+            f"media {self.media_in} in / {self.media_out} out, marks "
+            f"{len(self.echoed_marks)} echoed / {len(self.pending_marks)} pending, "
+            f"{self.clears_sent} clear(s), {len(self.dtmf_digits)} dtmf, "
+            f"{self.malformed} malformed"
+        )
+
     # -- client → bridge -----------------------------------------------------
 
     def connection_opened(self) -> None:
