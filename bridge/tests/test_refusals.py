@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 
 import aiohttp
@@ -212,6 +213,10 @@ async def test_health_readiness_and_metrics() -> None:
         text = await metrics.text()
     assert (health.status, ready.status, not_ws.status) == (200, 200, 426)
     assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    # Text exposition format 0.0.4: comments, or `name{label="value",…} number`.
+    sample = re.compile(r'^[a-z_]+\{(?:[a-z_]+="(?:[^"\\\n]|\\.)*",?)*\} -?[0-9.e+-]+$')
+    for line in text.splitlines():
+        assert line.startswith(("# HELP ", "# TYPE ")) or sample.match(line), line
     for family in (
         "sessions_open",
         "sessions_started_total",
