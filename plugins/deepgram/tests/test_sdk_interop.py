@@ -22,6 +22,7 @@ DeepgramClientEnvironment(base=…, production=…, agent=…, agent_rest=…)``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -180,7 +181,7 @@ async def test_the_async_sdk_runs_a_whole_turn(speech16: bytes) -> None:
         kinds = [type(m).__name__ for m in messages]
         assert kinds[0] == "AgentV1UserStartedSpeaking"
         texts = [m for m in messages if isinstance(m, dg.AgentV1ConversationText)]
-        assert [t.role for t in texts][0] == "user" and "assistant" in [t.role for t in texts]
+        assert next(t.role for t in texts) == "user" and "assistant" in [t.role for t in texts]
         assert "AgentV1AgentStartedSpeaking" in kinds and kinds[-1] == "AgentV1AgentAudioDone"
         assert echo_ncc(speech16, audio) >= 0.9
         # The SDK's Settings reached the simulator as the SDK serialised it.
@@ -283,10 +284,8 @@ def drive(pair: CodecPair, speech: bytes, scenario: str) -> None:
                 return
             pair.send(SendAudio(pcm=speech[i : i + 640]))
             pair.advance(0.02)
-        try:
+        with contextlib.suppress(TimeoutError):
             pair.run_until(lambda ev: any(e.type == "agent_audio_done" for e in ev), timeout=15)
-        except TimeoutError:
-            pass
         for call in [e for e in pair.events if isinstance(e, ToolCall)][turn:]:
             if pair.ended:
                 return
@@ -318,7 +317,9 @@ def test_every_server_and_client_message_fits_the_sdk_models(
         assert {"Error", "Warning"} <= server_types
     if scenario not in ("drop", "server_shutdown"):
         assert "KeepAlive" in client_types
-    assert all(isinstance(f, bytes | CloseFrame) for f in pair.client_frames if not isinstance(f, str))
+    assert all(
+        isinstance(f, bytes | CloseFrame) for f in pair.client_frames if not isinstance(f, str)
+    )
 
 
 def test_the_codec_settings_with_every_option_fit_the_sdk_model(

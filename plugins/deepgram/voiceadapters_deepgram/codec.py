@@ -84,12 +84,12 @@ code of the last ``Error``.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from voiceadapters import wirejson
 from voiceadapters.codec import Codec, default_close_reason
 from voiceadapters.commands import (
     COMMAND_CAPABILITY,
@@ -472,8 +472,8 @@ class DeepgramCodec(Codec):
             return raw
         if isinstance(raw, str):
             try:
-                value = json.loads(raw)
-            except ValueError:
+                value, _ = wirejson.decode(raw)  # depth-bounded: never a RecursionError
+            except wirejson.MalformedJSON:
                 value = None
             if isinstance(value, dict):
                 return value

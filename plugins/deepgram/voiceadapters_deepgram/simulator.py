@@ -111,7 +111,11 @@ __all__ = ["GRANT_TTL", "DeepgramConnection", "DeepgramSimulator", "malformed_fr
 #: Seconds a granted JWT opens connections (Deepgram's default is 30 s).
 GRANT_TTL = 30.0
 
-_AGENT_SCENARIO = {"tool_call": "tool_call", "barge_in": "barge_in", "server_shutdown": "server_shutdown"}
+_AGENT_SCENARIO = {
+    "tool_call": "tool_call",
+    "barge_in": "barge_in",
+    "server_shutdown": "server_shutdown",
+}
 _RATES = range(8000, 48001)
 
 
@@ -192,9 +196,7 @@ class DeepgramSimulator(Simulator):
             return expires is not None and expires > now
         return False
 
-    def open_websocket(
-        self, request: SimRequest, now: float
-    ) -> DeepgramConnection | HttpResponse:
+    def open_websocket(self, request: SimRequest, now: float) -> DeepgramConnection | HttpResponse:
         if request.path != CONVERSE_PATH:
             return json_response(404, {"err_code": "NOT_FOUND", "err_msg": "not found"})
         if not self._upgrade_accepted(request, now):
@@ -254,9 +256,7 @@ class DeepgramConnection(AgentConnection):
             message = decode_json(frame)
         except ValueError:
             self.received_messages.append(frame)
-            self._client_error(
-                "UNPARSABLE_CLIENT_MESSAGE", frame, "the message is not valid JSON"
-            )
+            self._client_error("UNPARSABLE_CLIENT_MESSAGE", frame, "the message is not valid JSON")
             return
         self.received_messages.append(message)
         kind = message.get("type") if isinstance(message, dict) else None
@@ -264,9 +264,7 @@ class DeepgramConnection(AgentConnection):
             self.keep_alives += 1
             return
         if self.settings is None and kind != m.SETTINGS:
-            self._client_error(
-                "SETTINGS_REQUIRED", frame, "send Settings before any other message"
-            )
+            self._client_error("SETTINGS_REQUIRED", frame, "send Settings before any other message")
             return
         if kind == m.SETTINGS:
             self._on_settings(message, frame, now)
