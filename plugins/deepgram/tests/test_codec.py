@@ -100,6 +100,19 @@ def test_the_grant_step_then_a_bearer_websocket(make_config):
     assert "jwt-SECRET-1" not in repr(ws) and "jwt-SECRET-1" not in repr(codec)
 
 
+def test_the_grant_goes_to_deepgrams_rest_host_or_to_the_configured_one(make_config):
+    def url(config: str) -> str:
+        step = DeepgramCodec(make_config(config)).handshake_step()
+        assert isinstance(step, HttpRequest)
+        return step.url
+
+    assert url("deepgram://?auth=grant") == "https://api.deepgram.com/v1/auth/grant"
+    assert url("deepgram://127.0.0.1:9?tls=false&auth=grant") == "http://127.0.0.1:9/v1/auth/grant"
+    assert url("deepgram://eu.example?auth=grant&grant_host=x.example") == (
+        "https://x.example/v1/auth/grant"
+    )
+
+
 @pytest.mark.parametrize(
     ("response", "error"),
     [

@@ -10,7 +10,8 @@ Handshake
 ``auth=key`` (default): one WebSocket, ``{ws_base}/v1/agent/converse`` with
 ``Authorization: Token <key>`` ([SDK] ``raw_client.py`` sets the header; the
 token-auth guide gives the two schemes). ``auth=grant``: first ``POST
-{http_base}/v1/auth/grant`` with ``Authorization: Token <key>`` and the JSON
+https://api.deepgram.com/v1/auth/grant`` (``grant_host``; for any other
+config host than Deepgram's, that host: a simulator serves both) with ``Authorization: Token <key>`` and the JSON
 body ``{}`` ([SDK] ``auth/v1/tokens/raw_client.py``), whose 200 answer is
 ``{"access_token": <JWT>, "expires_in": s}`` ([SDK] ``GrantV1Response``); then
 the WebSocket with ``Authorization: Bearer <JWT>``. Both credentials are
@@ -130,7 +131,15 @@ from voiceadapters.secrets import Secret
 from voiceadapters.turns import TurnMemory
 
 from . import messages as m
-from .provider import API_KEY_ENV, INPUT_FORMAT, OUTPUT_FORMAT, DeepgramOptions, DeepgramProvider
+from .provider import (
+    API_KEY_ENV,
+    DEFAULT_HOST,
+    GRANT_HOST,
+    INPUT_FORMAT,
+    OUTPUT_FORMAT,
+    DeepgramOptions,
+    DeepgramProvider,
+)
 
 __all__ = ["DeepgramCodec", "join_statement"]
 
@@ -216,8 +225,11 @@ class DeepgramCodec(Codec):
     def grant_url(self) -> str:
         """Where the JWT comes from with ``auth=grant``."""
         base = self.config.http_base
-        if self.options.grant_host:
-            base = f"{urlsplit(base).scheme}://{self.options.grant_host}"
+        host = self.options.grant_host
+        if host is None and self.config.host == DEFAULT_HOST:
+            host = GRANT_HOST  # Deepgram's REST API is on another host than the agent
+        if host:
+            base = f"{urlsplit(base).scheme}://{host}"
         return base + self._spec.grant_path
 
     def handshake_step(self) -> HttpRequest | WebSocketRequest | None:

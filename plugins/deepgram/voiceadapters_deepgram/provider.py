@@ -46,6 +46,7 @@ __all__ = [
     "CAPABILITIES",
     "CONVERSE_PATH",
     "DEFAULT_HOST",
+    "GRANT_HOST",
     "GRANT_PATH",
     "INPUT_FORMAT",
     "OUTPUT_FORMAT",
@@ -64,6 +65,9 @@ INPUT_FORMAT = AudioFormat(16000)
 OUTPUT_FORMAT = AudioFormat(24000)
 
 DEFAULT_HOST = "agent.deepgram.com"
+#: Where Deepgram's REST API (and so ``/v1/auth/grant``) is ([SDK]
+#: ``environment.py``: ``base="https://api.deepgram.com"``).
+GRANT_HOST = "api.deepgram.com"
 API_KEY_ENV = "DEEPGRAM_API_KEY"
 #: The Voice Agent WebSocket ([SDK] ``raw_client.py``: ``environment.agent +
 #: "/v1/agent/converse"``).
@@ -127,8 +131,10 @@ class DeepgramOptions(BaseModel):
       short-lived JWT and opens the WebSocket with ``Authorization: Bearer
       <JWT>`` (what a browser-side client does; the key never reaches the
       agent endpoint).
-    * ``grant_host``: where ``/v1/auth/grant`` is (default: the config's own
-      host, as a simulator serves both; Deepgram's is ``api.deepgram.com``).
+    * ``grant_host``: where ``/v1/auth/grant`` is (default:
+      ``api.deepgram.com`` when the config's host is Deepgram's
+      ``agent.deepgram.com``, else the config's own host, as a simulator
+      serves both).
     * ``listen_model``, ``language``: ``agent.listen.provider`` (Deepgram STT).
     * ``think_provider``, ``think_model``, ``prompt``: ``agent.think``.
     * ``speak_model``: ``agent.speak.provider`` (Deepgram Aura).
