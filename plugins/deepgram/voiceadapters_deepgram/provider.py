@@ -143,7 +143,7 @@ class DeepgramOptions(BaseModel):
       :class:`DeepgramFunction`, or its JSON in a config string).
     * ``keep_alive_interval`` (seconds, default 4): the codec sends
       ``KeepAlive`` when nothing was sent for one to two intervals (the
-      server closes a silent connection after about 10 s); ``0`` never does.
+      docs ask for it while no audio is sent); ``0`` never does.
     * ``connect_timeout`` (seconds): bounds the upgrade and the wait for
       ``Welcome``.
     * ``preconnect_buffer_seconds``: microphone audio held until
