@@ -154,6 +154,8 @@ async def run_turn(
             if isinstance(message, bytes):
                 audio += message
                 continue
+            # The SDK's own parser picked the model of the message's type.
+            assert isinstance(message, SERVER_MODELS[message.type]), message
             messages.append(message)
             if isinstance(message, dg.AgentV1FunctionCallRequest) and answer_tools:
                 call = message.functions[0]
@@ -235,6 +237,7 @@ async def test_the_sync_sdk_runs_a_whole_turn(speech16: bytes) -> None:
                     if isinstance(message, bytes):
                         audio += message
                         continue
+                    assert isinstance(message, SERVER_MODELS[message.type]), message
                     kinds.append(type(message).__name__)
                     if isinstance(message, dg.AgentV1AgentAudioDone):
                         break
