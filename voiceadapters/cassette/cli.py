@@ -143,12 +143,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return server.report
 
     if args.check:
-        report = asyncio.run(replay(cassette, pace=args.pace, wait_timeout=args.wait_timeout, on_difference=show))
+        report = asyncio.run(replay(cassette, pace=args.pace, wait_timeout=args.wait_timeout))
+        lines = report.lines()
     else:
         report = asyncio.run(serve())
-    for line in report.lines():
-        if not line.startswith("DIFF"):
-            print(line)
+        lines = [line for line in report.lines() if not line.startswith("DIFF")]  # shown live
+    print("\n".join(lines))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
     return 1 if args.strict and not report.ok else 0

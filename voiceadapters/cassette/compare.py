@@ -73,7 +73,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value) if not isinstance(value, bytes) else f"<{len(value)} bytes>"
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, bytes) else f"<{len(value)} bytes>"
     return text if len(text) <= limit else text[:limit] + "…"
 
 

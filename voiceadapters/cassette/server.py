@@ -462,8 +462,8 @@ async def replay(
     The client sends the recorded microphone audio (silence where the
     cassette kept only a length), in the wire format, message by message,
     each once the provider messages recorded before it have arrived; it
-    answers tool calls with ``tool_output`` (default ``{"ok": true}``, what
-    ``voiceadapters record`` answers).
+    answers tool calls with ``tool_output`` (default: the header's
+    ``tool_output``, else ``{"ok": true}``, what ``voiceadapters record`` answers).
     """
     from ..events import ToolCall
     from ..registry import registry as default_registry
@@ -483,7 +483,9 @@ async def replay(
     )
     recorder = Recorder(None, audio="marker")
     report = server.report
-    answer = {"ok": True} if tool_output is None else tool_output
+    if tool_output is None:
+        tool_output = cassette.header.get("tool_output", {"ok": True})
+    answer = tool_output
     conns = cassette.connections()
     opened = any(ln["k"] == "ws_open" for ln in cassette.lines) and not any(
         ln["k"] in ("ws_rejected", "http_failed") for ln in cassette.lines
