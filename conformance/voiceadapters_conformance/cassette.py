@@ -65,7 +65,11 @@ class CassetteRun:
             "schema_version": self.schema_version,
             "recorded_schema_version": self.recorded_schema_version,
             "checks": [
-                {"name": c.name, "verdict": c.verdict, "differences": [d.to_json() for d in c.differences]}
+                {
+                    "name": c.name,
+                    "verdict": c.verdict,
+                    "differences": [d.to_json() for d in c.differences],
+                }
                 for c in self.checks
             ],
             "report": self.report.to_json(),

@@ -28,7 +28,9 @@ def add_commands(sub: Any) -> None:
         "record", help="run a session from a WAV file and write it to a cassette (secrets scrubbed)"
     )
     p.add_argument("config", metavar="CONFIG")
-    p.add_argument("--cassette", required=True, metavar="FILE", help="the cassette to write (JSON Lines)")
+    p.add_argument(
+        "--cassette", required=True, metavar="FILE", help="the cassette to write (JSON Lines)"
+    )
     p.add_argument(
         "--wav",
         metavar="IN.wav",
@@ -47,7 +49,10 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("replay", help="serve a cassette as a provider; compare the client with it")
     p.add_argument("cassette", metavar="FILE")
     p.add_argument(
-        "--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT",
+        "--listen",
+        type=_listen,
+        default=("127.0.0.1", 0),
+        metavar="HOST:PORT",
         help="where to serve (default 127.0.0.1, any free port)",
     )
     p.add_argument("--pace", choices=("recorded", "fast"), default="recorded")
@@ -59,7 +64,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when anything differs")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument(
-        "--wait-timeout", type=float, default=5.0, metavar="S",
+        "--wait-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
         help="how long to wait for a recorded client message before playing on",
     )
     p.set_defaults(func=cmd_replay)

@@ -73,7 +73,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, bytes) else f"<{len(value)} bytes>"
+    text = (
+        json.dumps(value, ensure_ascii=False)
+        if not isinstance(value, bytes)
+        else f"<{len(value)} bytes>"
+    )
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -195,10 +199,15 @@ def compare_message(
     where = expected.label
     if expected.binary or isinstance(actual, bytes):
         if expected.binary != isinstance(actual, bytes):
-            kinds = ("binary" if expected.binary else "text", "binary" if isinstance(actual, bytes) else "text")
+            kinds = (
+                "binary" if expected.binary else "text",
+                "binary" if isinstance(actual, bytes) else "text",
+            )
             return [Difference(where, "type", kinds[0], kinds[1], "a different kind of message")]
         if len(actual) != expected.size:
-            return [Difference(where, "length", expected.size, len(actual), "binary message length")]
+            return [
+                Difference(where, "length", expected.size, len(actual), "binary message length")
+            ]
         return []
     try:
         recorded = json.loads(expected.text)
@@ -215,9 +224,7 @@ def compare_message(
     audio = {a.path: a.size for a in expected.audio}
     if not audio:  # audio kept verbatim: find it again, and compare it by length too
         audio = dict(find_audio(recorded, audio_fields))
-    diffs = diff_json(
-        recorded, replayed, ignore=_ignore_patterns(ignore, "send"), audio=audio
-    )
+    diffs = diff_json(recorded, replayed, ignore=_ignore_patterns(ignore, "send"), audio=audio)
     return [Difference(where, p, e, a) for p, e, a in diffs]
 
 
@@ -263,7 +270,9 @@ def compare_events(
         if rec["type"] == "agent_audio":
             size = (rec.get("bytes") or 0, rep.get("bytes") or 0)
             if abs(size[0] - size[1]) > _frame_bytes(rec):
-                out.append(Difference(where, "bytes", size[0], size[1], "audio length beyond one frame"))
+                out.append(
+                    Difference(where, "bytes", size[0], size[1], "audio length beyond one frame")
+                )
             fields = [k for k in rec if k not in ("type", "bytes", "duration_ms")]
         else:
             fields = [k for k in rec if k != "type"]

@@ -255,7 +255,9 @@ def _message(line: dict[str, Any], number: int) -> Message:
         size = line.get("bytes", len(data))
         if not isinstance(size, int) or size < len(data):
             raise CassetteError(f"{where}: 'bytes' must be an integer >= the kept data")
-        return Message(line["k"], line["conn"], line["n"], float(t), True, data=data, size=size, line=number)
+        return Message(
+            line["k"], line["conn"], line["n"], float(t), True, data=data, size=size, line=number
+        )
     if kind == "text":
         text = line.get("text")
         if not isinstance(text, str):
@@ -266,7 +268,9 @@ def _message(line: dict[str, Any], number: int) -> Message:
                 json.loads(text)
             except ValueError:
                 raise CassetteError(f"{where}: a message with audio entries must be JSON") from None
-        return Message(line["k"], line["conn"], line["n"], float(t), False, text=text, audio=audio, line=number)
+        return Message(
+            line["k"], line["conn"], line["n"], float(t), False, text=text, audio=audio, line=number
+        )
     raise CassetteError(f"{where}: 'type' must be 'text' or 'binary', not {kind!r}")
 
 
@@ -280,7 +284,7 @@ def parse_lines(lines: Iterable[str], *, path: Path | None = None) -> Cassette:
             continue
         try:
             line = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise CassetteError(f"{name}, line {number}: not JSON ({exc.msg})") from None
         if not isinstance(line, dict):
             raise CassetteError(f"{name}, line {number}: each line must be a JSON object")
@@ -307,7 +311,9 @@ def parse_lines(lines: Iterable[str], *, path: Path | None = None) -> Cassette:
                 line["_message"] = _message(line, number)
             except CassetteError as exc:
                 raise CassetteError(f"{name}, {exc}") from None
-        elif kind in ("ws_open", "close", "closed", "abort") and not isinstance(line.get("conn"), int):
+        elif kind in ("ws_open", "close", "closed", "abort") and not isinstance(
+            line.get("conn"), int
+        ):
             raise CassetteError(f"{name}, line {number}: a {kind!r} line needs an integer 'conn'")
         body.append(line)
     if header is None:
@@ -327,7 +333,9 @@ def load(path: str | Path) -> Cassette:
         raise CassetteError(f"{path}: not UTF-8 text") from None
 
 
-def iter_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def iter_strings(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Every string inside a decoded JSON value, with its path."""
     if isinstance(value, str):
         yield path, value

@@ -307,7 +307,7 @@ class RecordingConnection(Connection):
         self.number = number
         self._done = False
 
-    @property  # type: ignore[override]
+    @property
     def last_received(self) -> float | None:
         return self.inner.last_received
 

@@ -99,7 +99,9 @@ def _matches(path: tuple[str | int, ...], pattern: tuple[str, ...]) -> bool:
     return all(p == "*" or str(k) == p for k, p in zip(path, pattern, strict=True))
 
 
-def find_audio(message: Any, declared: Iterable[str] = ()) -> list[tuple[tuple[str | int, ...], int]]:
+def find_audio(
+    message: Any, declared: Iterable[str] = ()
+) -> list[tuple[tuple[str | int, ...], int]]:
     """Paths and decoded sizes of the base64 audio inside a decoded JSON message.
 
     With ``declared`` paths (dotted, ``*`` for any one key or index:
@@ -189,9 +191,7 @@ class Scrubber:
             for name, value in pairs:
                 if self._secret_query(name):
                     self.learn(value)
-            clean = [
-                (name, MARKER if self._secret_query(name) else value) for name, value in pairs
-            ]
+            clean = [(name, MARKER if self._secret_query(name) else value) for name, value in pairs]
             url = urlunsplit(parts._replace(query=urlencode(clean, quote_via=quote, safe="")))
         return self.text(url)
 
@@ -203,13 +203,18 @@ class Scrubber:
         """A JSON body with secret-looking fields scrubbed (and learned)."""
         return self._walk(value, is_secret_name, learn)
 
-    def _walk(self, value: Any, secret_key: Any, learn: bool, key: str = "") -> Any:
+    def _walk(
+        self, value: Any, secret_key: Any, learn: bool, key: str = "", inside: bool = False
+    ) -> Any:
+        """``inside``: under a secret-looking key (``client_secret: {value: …}``):
+        every string below is a credential."""
+        secret = inside or bool(key and secret_key(key))
         if isinstance(value, dict):
-            return {k: self._walk(v, secret_key, learn, str(k)) for k, v in value.items()}
+            return {k: self._walk(v, secret_key, learn, str(k), secret) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._walk(v, secret_key, learn, key) for v in value]
+            return [self._walk(v, secret_key, learn, key, inside) for v in value]
         if isinstance(value, str):
-            if key and secret_key(key):
+            if secret:
                 if learn:
                     self.learn(value)
                 return MARKER

@@ -152,7 +152,9 @@ class CassetteServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -166,7 +168,9 @@ class CassetteServer:
             await self._runner.cleanup()
             self._runner = None
         for conn in self._conns[self._next_conn :]:
-            self._differ(Difference(f"connection {conn.conn}", "", note="recorded but never opened"))
+            self._differ(
+                Difference(f"connection {conn.conn}", "", note="recorded but never opened")
+            )
 
     async def __aenter__(self) -> CassetteServer:
         await self.start()
@@ -200,8 +204,10 @@ class CassetteServer:
         for netloc in self._origins:
             pattern = re.compile(r"(https?|wss?)://" + re.escape(netloc), re.IGNORECASE)
             text = pattern.sub(
-                lambda m: ("ws" if m.group(1).lower().startswith("ws") else "http")
-                + f"://{self.host}:{self.port}",
+                lambda m: (
+                    ("ws" if m.group(1).lower().startswith("ws") else "http")
+                    + f"://{self.host}:{self.port}"
+                ),
                 text,
             )
         return text
@@ -280,7 +286,14 @@ class CassetteServer:
         self._next_conn += 1
         where = f"WebSocket connection {conn.conn} (line {conn.open['_line']})"
         self._compare_request(where, conn.open, request)
-        rejected = next((ln for ln in self.cassette.lines if ln["k"] == "ws_rejected" and ln.get("conn") == conn.conn), None)
+        rejected = next(
+            (
+                ln
+                for ln in self.cassette.lines
+                if ln["k"] == "ws_rejected" and ln.get("conn") == conn.conn
+            ),
+            None,
+        )
         if rejected is not None:
             self._played_one()
             self._done_one()
@@ -309,7 +322,11 @@ class _Play:
     """One recorded connection played to one client."""
 
     def __init__(
-        self, server: CassetteServer, conn: Connection, ws: web.WebSocketResponse, request: web.Request
+        self,
+        server: CassetteServer,
+        conn: Connection,
+        ws: web.WebSocketResponse,
+        request: web.Request,
     ) -> None:
         self.server = server
         self.conn = conn
@@ -340,7 +357,9 @@ class _Play:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(reader, 2.0)
         for missing in self.expected[self.received :]:
-            self.server._differ(Difference(missing.label, "", note="recorded, but the client did not send it"))
+            self.server._differ(
+                Difference(missing.label, "", note="recorded, but the client did not send it")
+            )
 
     def _client_closes(self) -> bool:
         for line in self.conn.lines:
@@ -361,7 +380,10 @@ class _Play:
             server.report.client_messages += 1
             if index < len(self.expected):
                 for diff in compare_message(
-                    self.expected[index], msg.data, audio_fields=server.audio_fields, ignore=server.ignore
+                    self.expected[index],
+                    msg.data,
+                    audio_fields=server.audio_fields,
+                    ignore=server.ignore,
                 ):
                     server._differ(diff)
             else:
@@ -385,10 +407,16 @@ class _Play:
                 return False
             left = deadline - time.monotonic()
             if left <= 0:
-                missing = self.expected[self.received] if self.received < len(self.expected) else None
+                missing = (
+                    self.expected[self.received] if self.received < len(self.expected) else None
+                )
                 label = missing.label if missing else f"client message #{count}"
                 self.server._differ(
-                    Difference(label, "", note=f"not received within {self.server.wait_timeout:g} s; playing on")
+                    Difference(
+                        label,
+                        "",
+                        note=f"not received within {self.server.wait_timeout:g} s; playing on",
+                    )
                 )
                 return True
             self.wake.clear()
@@ -427,7 +455,9 @@ class _Play:
                     if isinstance(payload, bytes):
                         await self.ws.send_bytes(payload)
                     else:
-                        await self.ws.send_str(self.server._rewrite(payload) if "://" in payload else payload)
+                        await self.ws.send_str(
+                            self.server._rewrite(payload) if "://" in payload else payload
+                        )
                 except (ConnectionResetError, RuntimeError):
                     return
                 self.server.report.server_messages += 1
@@ -439,7 +469,9 @@ class _Play:
                     if self.request.transport is not None:
                         self.request.transport.abort()
                 else:
-                    await self.ws.close(code=int(code), message=str(line.get("reason", "")).encode())
+                    await self.ws.close(
+                        code=int(code), message=str(line.get("reason", "")).encode()
+                    )
                 return
 
     def conn_time(self, sends: int) -> float:
@@ -505,7 +537,9 @@ async def replay(
             )
         except ConnectError as exc:
             if opened:
-                report.differences.append(Difference("handshake", "", note=f"the connection failed: {exc}"))
+                report.differences.append(
+                    Difference("handshake", "", note=f"the connection failed: {exc}")
+                )
             else:
                 report.notes.append(f"the connection failed, as recorded: {exc}")
             return
@@ -555,7 +589,9 @@ async def replay(
         try:
             await asyncio.wait_for(run(), timeout)
         except asyncio.TimeoutError:
-            report.differences.append(Difference("replay", "", note=f"did not finish within {timeout:g} s"))
+            report.differences.append(
+                Difference("replay", "", note=f"did not finish within {timeout:g} s")
+            )
     recorded = cassette.events()
     replayed = [ln for ln in recorder.lines if ln.get("k") == "event"]
     report.events = len(replayed)
