@@ -142,6 +142,27 @@ def test_an_edited_client_message_is_reported_by_the_server_with_its_json_path(
     assert difference.expected == "k-1" and difference.actual == "(absent)"
 
 
+@pytest.mark.network
+def test_a_reconnecting_session_is_recorded_and_replayed_connection_by_connection(
+    tmp_path: Path,
+) -> None:
+    """Vatel's ``drop`` scenario cuts the connection; the session reconnects
+    with a fresh token. Both connections and both handshakes are recorded,
+    and the replay serves them in turn (the drop as a dropped TCP connection)."""
+    path = tmp_path / "drop.jsonl"
+    secrets = run(record_simulator("vatel", path, api_key=KEY, scenario="drop", seconds=2.5))
+    scan(path, secrets)
+    cassette = load(path)
+    steps = [
+        line["k"] for line in cassette.lines if line["k"] in ("http_request", "ws_open", "closed")
+    ]
+    assert steps == ["http_request", "ws_open", "closed", "http_request", "ws_open", "closed"]
+    assert [c.conn for c in cassette.connections()] == [1, 2]
+    assert cassette.connections()[0].lines[-1]["code"] is None  # dropped
+    report = run(replay(cassette, timeout=30))
+    assert report.ok, "\n".join(report.lines())
+
+
 # -- the format -----------------------------------------------------------------------------
 
 
@@ -559,3 +580,16 @@ def test_no_shipped_cassette_holds_a_secret(path: Path) -> None:
     assert "eyJ" not in text  # no JWT
     for name, value in _secret_values(lines(path)):
         assert value in (MARKER, f"Bearer {MARKER}"), f"{path.name}: {name}={value[:3]}…"
+
+
+def test_cli_errors_are_clear_and_leave_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read cassette" in capsys.readouterr().err
+    target = tmp_path / "never.jsonl"
+    assert main(["record", "nosuchprovider://", "--cassette", str(target)]) == 2
+    assert "nosuchprovider" in capsys.readouterr().err
+    assert not target.exists()
+    with pytest.raises(SystemExit):
+        main(["replay", str(_docs("example")), "--listen", "nonsense"])

@@ -828,7 +828,8 @@ def connect(
     ``reconnect`` (``True``/``False`` or a :class:`~voiceadapters.reconnect.ReconnectPolicy`)
     overrides the config string's ``reconnect`` option (default: on).
     ``record`` (a path or a :class:`~voiceadapters.cassette.Recorder`) writes
-    the session to a cassette, secrets scrubbed (docs/cassettes.md).
+    the session to a cassette, secrets scrubbed (docs/cassettes.md); a path
+    that cannot be written raises :class:`~voiceadapters.cassette.CassetteError`.
 
     Use ``async with connect(...) as session:`` or ``session = await connect(...)``
     (then ``await session.close()``). Raises :class:`~voiceadapters.errors.ConfigError`,

@@ -75,10 +75,14 @@ def add_commands(sub: Any) -> None:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from ..audio import read_wav
+    from ..config import parse_config, resolve_config
+    from ..registry import registry
     from ..runner import stream_recording
     from ..session import connect
     from .record import Recorder
 
+    url = parse_config(args.config)
+    resolve_config(url, registry.get(url.provider))  # a bad config fails before the file is made
     if args.wav:
         pcm, fmt = read_wav(args.wav)
     else:
