@@ -48,11 +48,30 @@ SHIPPED_KEY = "sk-cassette-simulator-key-0001"
 PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example"]
 
 
+#: Every secret of every session recorded by this module (keys, issued tokens).
+SEEN_SECRETS: set[str] = {KEY, SHIPPED_KEY}
+
+
 def scan(path: Path, secrets: tuple[str, ...] | list[str]) -> None:
     """No key, no issued token in the cassette at ``path``."""
-    assert KEY in secrets or SHIPPED_KEY in secrets or secrets
+    SEEN_SECRETS.update(secrets)
     leaked = find_secrets(path, secrets)
     assert not leaked, f"{path} holds secrets: {leaked}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_written_cassette_is_scanned(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """After the module: every cassette any test wrote under the session's
+    temporary directory, scanned for every key and token any test's session
+    used (a token issued in one test must not be in another's file either)."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    for path in base.rglob("*.jsonl"):
+        with path.open(encoding="utf-8", errors="replace") as f:
+            if FORMAT_NAME not in f.readline():
+                continue
+        leaked = find_secrets(path, sorted(SEEN_SECRETS))
+        assert not leaked, f"{path} holds secrets: {leaked}"
 
 
 def run(coro: Any) -> Any:

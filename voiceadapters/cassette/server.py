@@ -141,6 +141,7 @@ class CassetteServer:
         options = {k: v for k, v in url.options.items() if k not in ("tls", "allow_insecure")}
         replaced = url.model_copy(
             update={
+                "provider": self.cassette.provider or url.provider,
                 "host": self.host,
                 "port": self.port,
                 "options": {"tls": "false", **options},
