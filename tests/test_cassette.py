@@ -225,6 +225,26 @@ def test_load_errors_are_cassette_errors(tmp_path: Path) -> None:
     assert issubclass(CassetteError, voiceadapters.VoiceAdaptersError)
 
 
+def test_events_compare_every_recorded_field_but_time_stamps() -> None:
+    from voiceadapters.cassette.compare import compare_events
+
+    recorded = [{"event": {"type": "agent_text", "text": "hi", "received_at": 1.0}}]
+    replayed = [{"event": {"type": "agent_text", "text": "hi", "received_at": 2.0, "new": 1}}]
+    assert compare_events(recorded, replayed) == []
+    replayed[0]["event"]["text"] = "ho"
+    (difference,) = compare_events(recorded, replayed)
+    assert difference.field == "text" and (difference.expected, difference.actual) == ("hi", "ho")
+    audio = {"type": "agent_audio", "bytes": 640, "sample_rate": 16000, "channels": 1}
+    near, far = dict(audio, bytes=1000), dict(audio, bytes=1400)
+    assert compare_events([{"event": audio}], [{"event": near}]) == []  # within one frame
+    assert compare_events([{"event": audio}], [{"event": far}])[0].field == "bytes"
+
+
+def test_a_bad_pace_is_refused() -> None:
+    with pytest.raises(ValueError, match="pace must be"):
+        CassetteServer(parse_lines([HEADER]), pace="slow")
+
+
 def test_unknown_line_kinds_and_keys_are_ignored() -> None:
     cassette = parse_lines(
         [HEADER, '{"k": "comment", "text": "hello"}', '{"k": "future", "x": 1, "conn": 1}']
@@ -560,7 +580,10 @@ def test_every_first_party_plugin_ships_a_simulator_and_a_docs_cassette() -> Non
         for path in folder.glob("*.jsonl"):
             header = load(path).header
             assert header["provider"] == provider
-            assert header["schema_version"] == SCHEMA_VERSION
+            # The event schema the cassette was made with (a later core may
+            # have moved on; the replay still compares).
+            major, minor = str(header["schema_version"]).split(".")
+            assert major == SCHEMA_VERSION.split(".")[0] and minor.isdigit()
             if header["source"] == "hand-made":
                 assert "attribution" in header
 

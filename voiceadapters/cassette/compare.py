@@ -10,9 +10,10 @@ What is compared (docs/cassettes.md#comparing):
 * **handshake requests**: method, path, query parameters, the JSON body and
   the headers the recording kept (secrets compare as ``REDACTED`` on both
   sides);
-* **events**: type and order; every field (text, final, turn id, reason,
-  code, tool arguments…) exactly, except agent audio, compared by length
-  within one 20 ms frame.
+* **events**: type and order; every field the recording has (text, final,
+  turn id, reason, code, tool arguments…) exactly, except agent audio,
+  compared by length within one 20 ms frame, and time stamps
+  (:func:`timing_field`), not compared.
 
 Anything listed in the cassette's ``ignore`` (or the provider's
 :attr:`~voiceadapters.provider.Provider.cassette_ignore`) is skipped.
@@ -30,7 +31,14 @@ from ..frames import Frame
 from .format import Message, iter_strings, json_path
 from .scrub import find_audio
 
-__all__ = ["Difference", "ReplayReport", "compare_events", "compare_message", "diff_json"]
+__all__ = [
+    "Difference",
+    "ReplayReport",
+    "compare_events",
+    "compare_message",
+    "diff_json",
+    "timing_field",
+]
 
 _MISSING = object()
 
@@ -228,6 +236,18 @@ def compare_message(
     return [Difference(where, p, e, a) for p, e, a in diffs]
 
 
+def timing_field(name: str) -> bool:
+    """Whether an event field is a time stamp (``t``, ``*_at``, ``*time*``,
+    ``*clock*``, ``received*``): it differs on every run, so it is not compared."""
+    return (
+        name in ("t", "ts")
+        or name.endswith("_at")
+        or "time" in name
+        or "clock" in name
+        or name.startswith("received")
+    )
+
+
 def _frame_bytes(event: dict[str, Any]) -> int:
     rate = event.get("sample_rate") or 16000
     channels = event.get("channels") or 1
@@ -276,6 +296,7 @@ def compare_events(
             fields = [k for k in rec if k not in ("type", "bytes", "duration_ms")]
         else:
             fields = [k for k in rec if k != "type"]
+        fields = [k for k in fields if not timing_field(k)]
         for name in fields:
             diffs = diff_json(rec.get(name), rep.get(name, _MISSING_FIELD), path=(name,))
             for path, e, a in diffs:
