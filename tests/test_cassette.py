@@ -436,6 +436,24 @@ async def test_a_client_that_sends_nothing_is_reported_and_the_script_goes_on() 
     assert types[0] == "session_started" and types[-1] == "session_ended"
     notes = [str(d) for d in server.report.differences]
     assert any("client message #1" in n and "not received within 0.2 s" in n for n in notes)
+    assert any("client message #1" in n and "did not send it" in n for n in notes)
+
+
+@pytest.mark.network
+async def test_extra_and_different_client_messages_are_reported() -> None:
+    cassette = load(_docs("example"))
+    async with CassetteServer(cassette) as server:
+        session = await voiceadapters.connect(server.config, api_key="any-key-1234")
+        for size in (320, 640, 640):  # recorded: one frame of 640 bytes
+            await session.send_audio(bytes(size))
+        async for _ in session:
+            pass
+        await session.close()
+        await asyncio.wait_for(server.finished.wait(), 5)
+    found = [str(d) for d in server.report.differences]
+    assert found[0].startswith("client message #1 (connection 1, line 5) length")
+    assert "(recorded 640, replayed 320)" in found[0]
+    assert any("client message #2 (connection 1): not in the recording" in f for f in found)
 
 
 # -- the command line ----------------------------------------------------------------------------

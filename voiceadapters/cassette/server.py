@@ -338,6 +338,9 @@ class _Play:
         self.arrived: list[float] = []
         self.client_closed = False
         self.wake = asyncio.Event()
+        #: A wait timed out: the rest of the script plays without waiting
+        #: (what the client never sent is reported at the end).
+        self.lagging = False
 
     async def run(self) -> None:
         reader = asyncio.create_task(self._read())
@@ -406,8 +409,11 @@ class _Play:
         while self.received < count:
             if self.client_closed:
                 return False
+            if self.lagging:
+                return True
             left = deadline - time.monotonic()
             if left <= 0:
+                self.lagging = True
                 missing = (
                     self.expected[self.received] if self.received < len(self.expected) else None
                 )
@@ -416,7 +422,8 @@ class _Play:
                     Difference(
                         label,
                         "",
-                        note=f"not received within {self.server.wait_timeout:g} s; playing on",
+                        note=f"not received within {self.server.wait_timeout:g} s; "
+                        "playing the rest without waiting",
                     )
                 )
                 return True
@@ -427,8 +434,10 @@ class _Play:
 
     async def _play(self) -> None:
         sends = 0
-        last_t = 0.0  # recorded time of the anchor
-        last_at = time.monotonic()  # when the anchor happened in this replay
+        # The anchor of the pacing: its recorded time and when it happened in
+        # this replay; first the WebSocket's opening.
+        last_t = float(self.conn.open.get("t", 0.0))
+        last_at = time.monotonic()
         client_done = False
         for line in self.conn.lines:
             k = line["k"]
