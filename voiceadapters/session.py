@@ -31,11 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capabilities
 from .codec import Codec
@@ -66,6 +67,9 @@ from .registry import Registry
 from .registry import registry as default_registry
 from .secrets import Secret
 from .transports.base import Transport
+
+if TYPE_CHECKING:
+    from .cassette.record import Recorder
 
 __all__ = ["Session", "SessionStats", "connect"]
 
@@ -142,6 +146,9 @@ class _Link:
         self.driver = Driver(codec, transport, self.on_events, limits=session.config.limits)
 
     def on_events(self, events: list[Event]) -> None:
+        observer = self.session._observer
+        if observer is not None:  # a cassette recorder (record=…): every codec event
+            observer(events)
         if self.live:
             self.session._on_events(events)
         elif self.backlog is not None:
@@ -175,8 +182,10 @@ class Session:
         registry: Registry | None = None,
         owns_transport: bool = False,
         reconnect: ReconnectPolicy | None = None,
+        observer: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.provider = provider
+        self._observer = observer
         self.config = config
         self.input_format = input_format
         self.output_format = output_format or input_format
@@ -804,6 +813,7 @@ def connect(
     transport: Transport | None = None,
     registry: Registry | None = None,
     reconnect: bool | ReconnectPolicy | None = None,
+    record: str | os.PathLike[str] | Recorder | None = None,
     **options: Any,
 ) -> _Connecting:
     """Open a voice session described by ``config``.
@@ -817,6 +827,9 @@ def connect(
     network (for example :class:`~voiceadapters.transports.memory.MemoryTransport`).
     ``reconnect`` (``True``/``False`` or a :class:`~voiceadapters.reconnect.ReconnectPolicy`)
     overrides the config string's ``reconnect`` option (default: on).
+    ``record`` (a path or a :class:`~voiceadapters.cassette.Recorder`) writes
+    the session to a cassette, secrets scrubbed (docs/cassettes.md); a path
+    that cannot be written raises :class:`~voiceadapters.cassette.CassetteError`.
 
     Use ``async with connect(...) as session:`` or ``session = await connect(...)``
     (then ``await session.close()``). Raises :class:`~voiceadapters.errors.ConfigError`,
@@ -837,6 +850,14 @@ def connect(
             chosen: Transport = NetworkTransport()
         else:
             chosen = transport
+        recorder = None
+        if record is not None:
+            from .cassette.record import Recorder, RecordingTransport
+
+            recorder = record if isinstance(record, Recorder) else Recorder(record)
+            recorder.start(provider=provider, config=resolved, api_key=api_key)
+            chosen = RecordingTransport(chosen, recorder, owns_inner=owns)
+            owns = True  # the session closes the recorder (and the network, if it made it)
         session = Session(
             provider,
             resolved,
@@ -849,6 +870,7 @@ def connect(
             registry=reg,
             owns_transport=owns,
             reconnect=_policy(reconnect, resolved),
+            observer=recorder.events if recorder is not None else None,
         )
         await session._open()
         return session
