@@ -36,8 +36,9 @@ DESIGN_TYPES = {
     "unknown_message",
 }
 #: Types the project added to the design's list, each documented in
-#: docs/concepts/events.md: ``session_resumed`` (reconnect, docs/reliability.md).
-ADDED_TYPES = {"session_resumed"}
+#: docs/concepts/events.md: ``session_resumed`` (reconnect, docs/reliability.md),
+#: ``usage`` (schema 1.2).
+ADDED_TYPES = {"session_resumed", "usage"}
 EVENT_TYPES = DESIGN_TYPES | ADDED_TYPES
 
 
