@@ -87,7 +87,9 @@ def test_openai_needs_a_key_and_never_uses_it_for_compatible_servers() -> None:
         _codec("openai", "openai://")
     # openai-compatible ignores OPENAI_API_KEY (it must not travel to another host).
     codec = _codec(
-        "openai-compatible", "openai-compatible://gw.example.com/v2?model=m", {"OPENAI_API_KEY": KEY}
+        "openai-compatible",
+        "openai-compatible://gw.example.com/v2?model=m",
+        {"OPENAI_API_KEY": KEY},
     )
     step = codec.handshake_step()
     assert step.reveal_url() == "wss://gw.example.com/v2/realtime?model=m"
@@ -142,7 +144,13 @@ def test_the_default_session_update_is_ga_and_valid(kit: Any) -> None:
 
 def test_every_session_option_reaches_the_session_update(kit: Any) -> None:
     tools = json.dumps(
-        [{"name": "weather", "description": "d", "parameters": {"type": "object", "properties": {}}}]
+        [
+            {
+                "name": "weather",
+                "description": "d",
+                "parameters": {"type": "object", "properties": {}},
+            }
+        ]
     )
     codec = _codec(
         "openai",
@@ -172,14 +180,20 @@ def test_every_session_option_reaches_the_session_update(kit: Any) -> None:
 
 def test_server_vad_settings_none_and_kwargs(kit: Any) -> None:
     codec = _codec(
-        "openai", "openai://?silence_duration_ms=500&vad_threshold=0.6", {"OPENAI_API_KEY": KEY},
-        prefix_padding_ms=200, transcription_model="none",
+        "openai",
+        "openai://?silence_duration_ms=500&vad_threshold=0.6",
+        {"OPENAI_API_KEY": KEY},
+        prefix_padding_ms=200,
+        transcription_model="none",
     )
     (update,) = _opened(codec)
     kit.sdk_client_event(update)
     audio_in = update["session"]["audio"]["input"]
     assert audio_in["turn_detection"] == {
-        "type": "server_vad", "threshold": 0.6, "silence_duration_ms": 500, "prefix_padding_ms": 200
+        "type": "server_vad",
+        "threshold": 0.6,
+        "silence_duration_ms": 500,
+        "prefix_padding_ms": 200,
     }
     assert "transcription" not in audio_in
     codec = _codec("openai", "openai://?turn_detection=none", {"OPENAI_API_KEY": KEY})
@@ -195,7 +209,14 @@ def test_temperature_is_the_one_beta_field_and_only_sent_when_set() -> None:
 
 
 def _ids(kind: str) -> dict[str, Any]:
-    return {"type": kind, "event_id": "e", "response_id": "r1", "item_id": "i1", "output_index": 0, "content_index": 0}
+    return {
+        "type": kind,
+        "event_id": "e",
+        "response_id": "r1",
+        "item_id": "i1",
+        "output_index": 0,
+        "content_index": 0,
+    }
 
 
 @pytest.mark.parametrize("beta", [False, True], ids=["ga", "beta"])
@@ -207,7 +228,11 @@ def test_ga_and_beta_event_names_map_to_the_same_events(beta: bool) -> None:
     text = "response.text" if beta else "response.output_text"
     events = _feed(
         codec,
-        {"type": "session.created", "event_id": "e", "session": {"id": "sess_9", "type": "realtime"}},
+        {
+            "type": "session.created",
+            "event_id": "e",
+            "session": {"id": "sess_9", "type": "realtime"},
+        },
         {"type": "response.created", "event_id": "e", "response": {"id": "r1"}},
         {**_ids(f"{audio}.delta"), "delta": "AAABAA=="},
         {**_ids(f"{transcript}.delta"), "delta": "Hel"},
@@ -216,7 +241,14 @@ def test_ga_and_beta_event_names_map_to_the_same_events(beta: bool) -> None:
         {**_ids(f"{text}.delta"), "response_id": "r2", "delta": "x"},
         {**_ids(f"{text}.done"), "response_id": "r2", "text": "xy"},
         {**_ids(f"{audio}.done")},
-        {"type": "response.done", "event_id": "e", "response": {"id": "r1", "usage": {"total_tokens": 9, "input_tokens": 4, "output_tokens": 5}}},
+        {
+            "type": "response.done",
+            "event_id": "e",
+            "response": {
+                "id": "r1",
+                "usage": {"total_tokens": 9, "input_tokens": 4, "output_tokens": 5},
+            },
+        },
     )
     assert events == [
         SessionStarted(session_id="sess_9"),
@@ -237,10 +269,35 @@ def test_user_transcripts_interim_then_final() -> None:
     kind = "conversation.item.input_audio_transcription"
     events = _feed(
         codec,
-        {"type": f"{kind}.delta", "event_id": "e", "item_id": "u1", "content_index": 0, "delta": "hi "},
-        {"type": f"{kind}.delta", "event_id": "e", "item_id": "u1", "content_index": 0, "delta": "there"},
-        {"type": f"{kind}.completed", "event_id": "e", "item_id": "u1", "content_index": 0, "transcript": "hi there", "usage": {"type": "duration", "seconds": 1}},
-        {"type": f"{kind}.failed", "event_id": "e", "item_id": "u2", "content_index": 0, "error": {"code": "audio_unintelligible", "message": "no"}},
+        {
+            "type": f"{kind}.delta",
+            "event_id": "e",
+            "item_id": "u1",
+            "content_index": 0,
+            "delta": "hi ",
+        },
+        {
+            "type": f"{kind}.delta",
+            "event_id": "e",
+            "item_id": "u1",
+            "content_index": 0,
+            "delta": "there",
+        },
+        {
+            "type": f"{kind}.completed",
+            "event_id": "e",
+            "item_id": "u1",
+            "content_index": 0,
+            "transcript": "hi there",
+            "usage": {"type": "duration", "seconds": 1},
+        },
+        {
+            "type": f"{kind}.failed",
+            "event_id": "e",
+            "item_id": "u2",
+            "content_index": 0,
+            "error": {"code": "audio_unintelligible", "message": "no"},
+        },
     )
     assert events == [
         UserTranscript(text="hi ", final=False, turn_id="u1"),
@@ -253,13 +310,38 @@ def test_user_transcripts_interim_then_final() -> None:
 def test_tool_calls_once_with_arguments_and_malformed_arguments_reported() -> None:
     codec = _codec("openai", "openai://", {"OPENAI_API_KEY": KEY})
     _opened(codec)
-    done = {"type": "response.function_call_arguments.done", "event_id": "e", "response_id": "r", "item_id": "f", "output_index": 0}
-    item = {"type": "function_call", "id": "f", "call_id": "c1", "name": "w", "arguments": '{"a":1}', "status": "completed"}
+    done = {
+        "type": "response.function_call_arguments.done",
+        "event_id": "e",
+        "response_id": "r",
+        "item_id": "f",
+        "output_index": 0,
+    }
+    item = {
+        "type": "function_call",
+        "id": "f",
+        "call_id": "c1",
+        "name": "w",
+        "arguments": '{"a":1}',
+        "status": "completed",
+    }
     events = _feed(
         codec,
         {**done, "call_id": "c1", "name": "w", "arguments": '{"a":1}'},
-        {"type": "response.output_item.done", "event_id": "e", "response_id": "r", "output_index": 0, "item": item},
-        {"type": "response.output_item.done", "event_id": "e", "response_id": "r", "output_index": 0, "item": {**item, "call_id": "c2"}},
+        {
+            "type": "response.output_item.done",
+            "event_id": "e",
+            "response_id": "r",
+            "output_index": 0,
+            "item": item,
+        },
+        {
+            "type": "response.output_item.done",
+            "event_id": "e",
+            "response_id": "r",
+            "output_index": 0,
+            "item": {**item, "call_id": "c2"},
+        },
         {**done, "call_id": "c3", "name": "w", "arguments": "[1,"},
     )
     assert events[:2] == [
@@ -275,18 +357,37 @@ def test_errors_unknown_and_malformed_input_never_raise() -> None:
     _opened(codec)
     events = _feed(
         codec,
-        {"type": "error", "event_id": "e", "error": {"type": "invalid_request_error", "code": "invalid_value", "message": "bad", "param": None, "event_id": "c1"}},
+        {
+            "type": "error",
+            "event_id": "e",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "invalid_value",
+                "message": "bad",
+                "param": None,
+                "event_id": "c1",
+            },
+        },
         {"type": "error", "event_id": "e", "error": {"type": "server_error", "message": "boom"}},
         {"type": "brand.new.event", "event_id": "e"},
         {"type": "session.updated", "event_id": "e", "session": {}},
-        {"type": "response.output_audio.delta", "event_id": "e", "response_id": "r", "delta": "***"},
+        {
+            "type": "response.output_audio.delta",
+            "event_id": "e",
+            "response_id": "r",
+            "delta": "***",
+        },
         {"type": "response.output_audio.delta", "event_id": "e", "response_id": 5},
         {"no": "type"},
     )
     assert events[0] == ProviderError(code="invalid_value", message="bad")
     assert events[1] == ProviderError(code="server_error", message="boom")
     assert isinstance(events[2], UnknownMessage)
-    assert [e.code for e in events[3:]] == ["malformed_audio", "malformed_message", "malformed_message"]
+    assert [e.code for e in events[3:]] == [
+        "malformed_audio",
+        "malformed_message",
+        "malformed_message",
+    ]
     codec.receive_frame("not json")
     codec.receive_frame(b"\xff\xfe")
     assert all(isinstance(e, ProviderError) for e in codec.events_received())
@@ -298,10 +399,22 @@ def test_session_expired_is_fatal_ends_with_timeout_and_is_resumable() -> None:
     _opened(codec)
     events = _feed(
         codec,
-        {"type": "error", "event_id": "e", "error": {"type": "invalid_request_error", "code": "session_expired", "message": "Your session hit the maximum duration of 60 minutes."}},
+        {
+            "type": "error",
+            "event_id": "e",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "session_expired",
+                "message": "Your session hit the maximum duration of 60 minutes.",
+            },
+        },
     )
     assert events == [
-        ProviderError(code="session_expired", message="Your session hit the maximum duration of 60 minutes.", fatal=True),
+        ProviderError(
+            code="session_expired",
+            message="Your session hit the maximum duration of 60 minutes.",
+            fatal=True,
+        ),
         SessionEnded(reason="timeout", provider_reason="session_expired"),
     ]
     assert codec.resumable
@@ -328,7 +441,11 @@ def test_commands_become_valid_ga_client_events(kit: Any) -> None:
         "input_audio_buffer.commit",
         "response.create",
     ]
-    assert sent[3]["item"] == {"type": "function_call_output", "call_id": "c1", "output": '{"ok":true}'}
+    assert sent[3]["item"] == {
+        "type": "function_call_output",
+        "call_id": "c1",
+        "output": '{"ok":true}',
+    }
 
 
 @pytest.mark.parametrize("law", ["pcmu", "pcma"])

@@ -36,7 +36,9 @@ def _compatible(port: int, **options: str) -> str:
 
 
 @pytest.mark.parametrize("audio_format", ["pcm", "pcmu"])
-async def test_echo_through_openai_compatible_has_high_fidelity(kit: Any, audio_format: str) -> None:
+async def test_echo_through_openai_compatible_has_high_fidelity(
+    kit: Any, audio_format: str
+) -> None:
     pcm, fmt = speech_sample()  # 16 kHz speech
     async with serve_simulator("openai-compatible", api_key=kit.API_KEY) as (server, _, _sim):
         session = await voiceadapters.connect(
@@ -50,7 +52,13 @@ async def test_echo_through_openai_compatible_has_high_fidelity(kit: Any, audio_
     events = [e for _, e in result.events]
     kinds = [e.type for e in events]
     assert kinds[0] == "session_started" and kinds[-1] == "session_ended"
-    for expected in ("user_speech_started", "user_transcript", "agent_text", "agent_audio_done", "usage"):
+    for expected in (
+        "user_speech_started",
+        "user_transcript",
+        "agent_text",
+        "agent_audio_done",
+        "usage",
+    ):
         assert expected in kinds, expected
     if audio_format == "pcm":
         # Through 24 kHz and back: the same sound.
@@ -117,9 +125,11 @@ async def test_send_text_gets_a_text_reply(kit: Any) -> None:
 
 
 async def test_the_session_cap_is_crossed_by_a_new_connection(kit: Any) -> None:
-    async with serve_simulator(
-        "openai", api_key=kit.API_KEY, scenario="session_cap"
-    ) as (_, config, sim):
+    async with serve_simulator("openai", api_key=kit.API_KEY, scenario="session_cap") as (
+        _,
+        config,
+        sim,
+    ):
         async with voiceadapters.connect(config, api_key=kit.API_KEY) as session:
             kinds = []
             while True:

@@ -64,7 +64,10 @@ async def test_the_sdk_client_runs_a_whole_turn(kit: Any) -> None:
                             "turn_detection": None,
                             "transcription": {"model": "gpt-4o-mini-transcribe"},
                         },
-                        "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
+                        "output": {
+                            "format": {"type": "audio/pcm", "rate": 24000},
+                            "voice": "marin",
+                        },
                     },
                 }
             )
@@ -107,9 +110,11 @@ async def test_the_sdk_client_runs_a_whole_turn(kit: Any) -> None:
 
 async def test_the_sdk_client_runs_a_tool_round_trip(kit: Any) -> None:
     pcm = kit.make_speech()
-    async with serve_simulator(
-        "openai", api_key=kit.API_KEY, scenario="tool_call", pace=0
-    ) as (server, _, sim):
+    async with serve_simulator("openai", api_key=kit.API_KEY, scenario="tool_call", pace=0) as (
+        server,
+        _,
+        sim,
+    ):
         client = _client(server, kit.API_KEY)
         async with client.realtime.connect(model="gpt-realtime") as connection:
             seen: list[dict[str, Any]] = []

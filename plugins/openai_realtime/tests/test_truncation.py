@@ -34,19 +34,46 @@ def _reply_frames(seconds: float, *, done: bool) -> list[str]:
     """A response whose item carries ``seconds`` of PCM16 24 kHz audio."""
     refs = {"response_id": RESPONSE, "item_id": ITEM, "output_index": 0, "content_index": 0}
     frames = [
-        _event("response.created", response={"id": RESPONSE, "object": "realtime.response", "status": "in_progress", "output": []}),
+        _event(
+            "response.created",
+            response={
+                "id": RESPONSE,
+                "object": "realtime.response",
+                "status": "in_progress",
+                "output": [],
+            },
+        ),
         _event(
             "response.output_item.added",
             response_id=RESPONSE,
             output_index=0,
-            item={"id": ITEM, "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []},
+            item={
+                "id": ITEM,
+                "object": "realtime.item",
+                "type": "message",
+                "role": "assistant",
+                "status": "in_progress",
+                "content": [],
+            },
         ),
     ]
     chunk = bytes(960)  # 20 ms
     for _ in range(round(seconds / 0.02)):
-        frames.append(_event("response.output_audio.delta", **refs, delta=base64.b64encode(chunk).decode()))
+        frames.append(
+            _event("response.output_audio.delta", **refs, delta=base64.b64encode(chunk).decode())
+        )
     if done:
-        frames.append(_event("response.done", response={"id": RESPONSE, "object": "realtime.response", "status": "completed", "output": []}))
+        frames.append(
+            _event(
+                "response.done",
+                response={
+                    "id": RESPONSE,
+                    "object": "realtime.response",
+                    "status": "completed",
+                    "output": [],
+                },
+            )
+        )
     return frames
 
 
@@ -98,7 +125,12 @@ def test_barge_in_truncates_to_what_was_played_clamped_to_the_audio_received(
         assert truncates == []
     else:
         assert truncates == [
-            {"type": "conversation.item.truncate", "item_id": ITEM, "content_index": 0, "audio_end_ms": expected}
+            {
+                "type": "conversation.item.truncate",
+                "item_id": ITEM,
+                "content_index": 0,
+                "audio_end_ms": expected,
+            }
         ]
     interrupted = [e for e in events if isinstance(e, Interruption)]
     if done and (played is None or heard_all):
@@ -138,7 +170,12 @@ def test_interrupt_cancels_and_truncates(kit: Any) -> None:
         kit.sdk_client_event(message)
     assert sent == [
         {"type": "response.cancel", "response_id": RESPONSE},
-        {"type": "conversation.item.truncate", "item_id": ITEM, "content_index": 0, "audio_end_ms": 300},
+        {
+            "type": "conversation.item.truncate",
+            "item_id": ITEM,
+            "content_index": 0,
+            "audio_end_ms": 300,
+        },
     ]
     assert codec.events_received() == [Interruption(turn_id=RESPONSE)]
 
@@ -150,7 +187,9 @@ def test_reports_are_ignored_by_a_codec_that_cannot_use_them() -> None:
     from voiceadapters.config import parse_config, resolve_config
 
     codec = provider.make_codec(
-        resolve_config(parse_config("example://127.0.0.1:1?tls=false"), provider, api_key="k", environ={})
+        resolve_config(
+            parse_config("example://127.0.0.1:1?tls=false"), provider, api_key="k", environ={}
+        )
     )
     codec.handle_command(ReportPlayed(turn_id="t", seconds=1.0))  # no error, nothing sent
     assert codec.frames_to_send() == []
@@ -167,7 +206,9 @@ def test_the_simulator_accepts_the_truncate_and_answers_truncated(kit: Any) -> N
     pair.advance(2)
     assert [t["audio_end_ms"] for t in pair.server.truncations] == [300]
     assert not pair.server.invalid
-    assert any('"conversation.item.truncated"' in f for f in pair.server_frames if isinstance(f, str))
+    assert any(
+        '"conversation.item.truncated"' in f for f in pair.server_frames if isinstance(f, str)
+    )
 
 
 def test_the_simulator_refuses_a_truncate_past_the_audio_sent(kit: Any) -> None:
@@ -175,10 +216,19 @@ def test_the_simulator_refuses_a_truncate_past_the_audio_sent(kit: Any) -> None:
     pair.stream_audio(kit.make_speech(), 960)
     pair.run_until(lambda ev: any(isinstance(e, AgentAudioDone) for e in ev), timeout=30)
     item = next(
-        json.loads(f)["item_id"] for f in pair.server_frames if isinstance(f, str) and "output_audio.delta" in f
+        json.loads(f)["item_id"]
+        for f in pair.server_frames
+        if isinstance(f, str) and "output_audio.delta" in f
     )
     pair.server.receive_frame(
-        json.dumps({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": 10**6}),
+        json.dumps(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item,
+                "content_index": 0,
+                "audio_end_ms": 10**6,
+            }
+        ),
         pair.now,
     )
     assert "is already shorter than" in pair.server.invalid[-1]

@@ -94,11 +94,13 @@ def expand(data: bytes, law: Law) -> bytes:
     """G.711 bytes → 16-bit little-endian PCM (two bytes per input byte)."""
     import numpy as np
 
-    return _expand_table(law)[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    out: bytes = _expand_table(law)[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return out
 
 
 def compress(pcm: bytes, law: Law) -> bytes:
     """16-bit little-endian PCM (whole samples) → G.711 bytes."""
     import numpy as np
 
-    return _compress_table(law)[np.frombuffer(pcm, dtype="<u2")].tobytes()
+    out: bytes = _compress_table(law)[np.frombuffer(pcm, dtype="<u2")].tobytes()
+    return out

@@ -160,7 +160,7 @@ class OpenAIRealtimeOptions(BaseModel):
     """Beta-era ``session.temperature``: the GA session has no such field
     (``RealtimeSessionCreateRequest``), so it is sent only when set, for
     compatible servers that still honour it."""
-    modalities: list[Modality] = Field(default_factory=lambda: ["audio"])
+    modalities: list[Modality] = Field(default_factory=lambda: list[Modality](["audio"]))
     """``session.output_modalities``: ``audio`` (speech and its transcript)
     or ``text``; in a config string ``audio`` or ``text``."""
     audio_format: Literal["pcm", "pcmu", "pcma"] = "pcm"

@@ -414,7 +414,7 @@ class RealtimeConnection(AgentConnection):
         self._inject_faults()
 
     def _session_object(self) -> dict[str, Any]:
-        session = json.loads(json.dumps(self.session))
+        session: dict[str, Any] = json.loads(json.dumps(self.session))
         session["expires_at"] = 0
         return session
 
@@ -498,7 +498,8 @@ class RealtimeConnection(AgentConnection):
         if not isinstance(session, dict) or session.get("type") not in ("realtime", None):
             self._error("invalid_value", "session.type must be 'realtime'.", about)
             return
-        audio = session.get("audio") if isinstance(session.get("audio"), dict) else {}
+        given_audio = session.get("audio")
+        audio: dict[str, Any] = given_audio if isinstance(given_audio, dict) else {}
         for direction in ("input", "output"):
             given = audio.get(direction)
             if isinstance(given, dict):
@@ -598,7 +599,8 @@ class RealtimeConnection(AgentConnection):
             }
             self._pending_tool = (call_id, output)
         elif kind == "message" and item.get("role") == "user":
-            content = item.get("content") if isinstance(item.get("content"), list) else []
+            given = item.get("content")
+            content: list[Any] = given if isinstance(given, list) else []
             texts = [c.get("text") for c in content if isinstance(c, dict)]
             text = " ".join(t for t in texts if isinstance(t, str))
             stored = {
