@@ -498,16 +498,18 @@ class RealtimeConnection(AgentConnection):
         if not isinstance(session, dict) or session.get("type") not in ("realtime", None):
             self._error("invalid_value", "session.type must be 'realtime'.", about)
             return
-        given_audio = session.get("audio")
-        audio: dict[str, Any] = given_audio if isinstance(given_audio, dict) else {}
+        problem = _session_problem(session)
+        if problem is not None:
+            self._error("invalid_value", problem, about)
+            return
+        audio: dict[str, Any] = session.get("audio") or {}
         for direction in ("input", "output"):
-            given = audio.get(direction)
-            if isinstance(given, dict):
-                self.session["audio"][direction].update(
-                    {k: v for k, v in given.items() if k in self.session["audio"][direction]}
-                )
+            given = audio.get(direction) or {}
+            self.session["audio"][direction].update(
+                {k: v for k, v in given.items() if k in self.session["audio"][direction]}
+            )
         for key in ("instructions", "tools", "tool_choice", "output_modalities"):
-            if key in session:
+            if session.get(key) is not None:
                 self.session[key] = session[key]
         fmt = self.session["audio"]["input"].get("format") or {}
         kind = fmt.get("type")
@@ -961,3 +963,36 @@ class RealtimeConnection(AgentConnection):
 def _held_without_vad(action: Action) -> bool:
     """With turn detection off, what waits for commit + response.create."""
     return isinstance(action, AgentSpeech | AgentTextOut | ToolCallOut)
+
+
+_FORMATS = ("audio/pcm", "audio/pcmu", "audio/pcma")
+
+
+def _session_problem(session: dict[str, Any]) -> str | None:
+    """Why a ``session.update``'s session is invalid (the GA request schema,
+    ``RealtimeSessionCreateRequest``, for the fields the simulator uses), or ``None``."""
+    audio = session.get("audio")
+    if audio is not None and not isinstance(audio, dict):
+        return "Invalid type for 'session.audio': expected an object."
+    for direction in ("input", "output"):
+        part = (audio or {}).get(direction)
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            return f"Invalid type for 'session.audio.{direction}': expected an object."
+        fmt = part.get("format")
+        if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in _FORMATS):
+            return f"Invalid 'session.audio.{direction}.format': expected one of {_FORMATS}."
+        for key in ("turn_detection", "transcription", "noise_reduction"):
+            if part.get(key) is not None and not isinstance(part.get(key), dict):
+                return f"Invalid type for 'session.audio.{direction}.{key}': expected an object."
+    modalities = session.get("output_modalities")
+    if modalities is not None and (
+        not isinstance(modalities, list) or not all(m in ("audio", "text") for m in modalities)
+    ):
+        return "Invalid 'session.output_modalities': expected ['audio'] or ['text']."
+    if "tools" in session and not isinstance(session["tools"], list):
+        return "Invalid type for 'session.tools': expected an array."
+    if "instructions" in session and not isinstance(session["instructions"], str):
+        return "Invalid type for 'session.instructions': expected a string."
+    return None
