@@ -4,16 +4,13 @@ Everything here is data, so registering the plugin imports neither the codec
 nor the simulator; the factories import them on first use. One protocol
 (the OpenAI Realtime API, GA dialect), three ways to reach it:
 
-=====================  ===========================================  ============================
-provider               WebSocket                                    key
-=====================  ===========================================  ============================
-``openai``             ``wss://api.openai.com/v1/realtime?model=…``  ``OPENAI_API_KEY``,
-                                                                    ``Authorization: Bearer``
-``azure-openai``       ``wss://RESOURCE.openai.azure.com/openai/     ``AZURE_OPENAI_API_KEY``,
-                       realtime?api-version=…&deployment=…``        ``api-key`` header
-``openai-compatible``  ``wss://host[:port][/path]/realtime?model=…``  ``OPENAI_COMPATIBLE_API_KEY``
-                       (path default ``/v1``)                       (optional), Bearer
-=====================  ===========================================  ============================
+* ``openai``: ``wss://api.openai.com/v1/realtime?model=…``, the key from
+  ``OPENAI_API_KEY`` as ``Authorization: Bearer``;
+* ``azure-openai``: ``wss://RESOURCE.openai.azure.com/openai/realtime?api-version=…&deployment=…``,
+  the key from ``AZURE_OPENAI_API_KEY`` as an ``api-key`` header;
+* ``openai-compatible``: ``wss://host[:port][/path]/realtime?model=…`` (path
+  default ``/v1``), the key (optional) from ``OPENAI_COMPATIBLE_API_KEY`` as
+  a Bearer — never ``OPENAI_API_KEY``.
 
 Sources: the official ``openai`` Python SDK (``resources/realtime/realtime.py``
 builds the URL as ``{websocket_base_url}/realtime?model=…`` with a Bearer
