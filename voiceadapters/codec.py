@@ -12,6 +12,8 @@ Inputs only change its state:
 * :meth:`Codec.receive_closed` — the connection closed (with a code or not);
 * :meth:`Codec.handle_command` — a :mod:`command <voiceadapters.commands>` from
   the app (``send`` before 0.2, still accepted with a ``DeprecationWarning``);
+  ``report_played`` goes to ``_on_played`` (ignored by default), every other
+  command the capabilities allow to ``_on_command``;
 * :meth:`Codec.handle_timer` — time passed; ``now`` comes from the caller.
 
 After **every** input the caller drains both outputs:
