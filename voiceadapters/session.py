@@ -40,7 +40,16 @@ from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capabilities
 from .codec import Codec
-from .commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from .commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from .config import ProviderConfig, parse_config, resolve_config
 from .driver import Driver
 from .errors import (
@@ -356,6 +365,42 @@ class Session:
     async def interrupt(self) -> None:
         """Ask the agent to stop speaking (capability ``client_interrupt``)."""
         await self._command(Interrupt())
+
+    async def end_turn(self) -> None:
+        """Say the user's turn is over, so the agent answers now (capability
+        ``manual_turns``: push-to-talk, or a provider whose own turn
+        detection is off). Flushes the resampler's tail first, so the end of
+        the utterance is not held back."""
+        if self._ended is None and not self._closing and self._reconnecting is None:
+            tail = self._pipeline.flush_input()
+            if tail:
+                await self._driver.command(SendAudio(pcm=tail))
+        await self._command(EndTurn())
+
+    async def report_played(self, turn_id: str | None, seconds: float) -> None:
+        """Tell the session how much agent audio of turn ``turn_id`` (the
+        ``turn_id`` of its ``agent_audio`` events) you have actually played:
+        ``seconds`` from the start of the turn, cumulative.
+
+        Where the provider's protocol keeps the agent's reply in its memory
+        (a conversation item), the session uses the latest report when the
+        user barges in or you :meth:`interrupt`: the agent's memory is
+        truncated to what the user heard, clamped to the audio received.
+        Nothing reported means nothing is truncated. Other providers ignore
+        it, so calling it is always safe; it needs no capability.
+
+        Raises ``ValueError`` (a pydantic ``ValidationError``) for a negative
+        or non-finite ``seconds``, and
+        :class:`~voiceadapters.errors.SessionClosedError` after the end.
+        While the session reconnects, reports are dropped: the turn they
+        describe went with the old connection.
+        """
+        command = ReportPlayed(turn_id=turn_id, seconds=seconds)
+        if self._ended is not None or self._closing:
+            raise SessionClosedError(f"{self.provider.name} session has ended")
+        if self._reconnecting is not None:
+            return
+        await self._driver.command(command)
 
     async def _command(self, command: Command) -> None:
         """A command other than audio: while reconnecting it waits for the new
