@@ -36,8 +36,9 @@ DESIGN_TYPES = {
     "unknown_message",
 }
 #: Types the project added to the design's list, each documented in
-#: docs/concepts/events.md: ``session_resumed`` (reconnect, docs/reliability.md).
-ADDED_TYPES = {"session_resumed"}
+#: docs/concepts/events.md: ``session_resumed`` (reconnect, docs/reliability.md),
+#: ``usage`` (schema 1.2).
+ADDED_TYPES = {"session_resumed", "usage"}
 EVENT_TYPES = DESIGN_TYPES | ADDED_TYPES
 
 
@@ -138,3 +139,20 @@ def test_printing_audio_events_and_commands_never_dumps_the_pcm() -> None:
     command = SendAudio(pcm=b"\x7f" * 960)
     for text in (str(event), repr(event), f"{event}", str(command), repr(command)):
         assert "\\x7f" not in text and "960 bytes" in text
+
+
+def test_usage_counts_are_optional_non_negative_and_details_free_form() -> None:
+    from voiceadapters.events import Usage
+
+    usage = EventAdapter.validate_python(
+        {"type": "usage", "turn_id": "r1", "input_tokens": 3, "details": {"cached": 1}}
+    )
+    assert isinstance(usage, Usage) and usage.output_tokens is None
+    with pytest.raises(pydantic.ValidationError):
+        Usage(input_tokens=-1)
+
+
+def test_the_schema_version_names_the_usage_step() -> None:
+    from voiceadapters.events import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION == "1.2"

@@ -53,13 +53,14 @@ HANG = 5.0
 BOUND = 0.3
 
 TOKEN_PROVIDERS = ["vatel", "binary-pcm"]
-ALL_PROVIDERS = ["vatel", "binary-pcm", "nextevi"]
+ALL_PROVIDERS = ["vatel", "binary-pcm", "nextevi", "deepgram"]
 
 #: The message each protocol's server sends first, once the socket is open.
 FIRST_MESSAGE = {
     "vatel": json.dumps({"type": "session_started", "data": {"id": "s-1"}}),
     "binary-pcm": json.dumps({"type": "connected", "session_id": "s-1"}),
     "nextevi": json.dumps({"type": "connection_metadata", "connection_id": "c-1"}),
+    "deepgram": json.dumps({"type": "Welcome", "request_id": "r-1"}),
 }
 
 WsScript = Callable[[web.WebSocketResponse, web.Request], Awaitable[None]]
@@ -141,6 +142,7 @@ class Hostile:
         app.router.add_get("/v1/connection", self.websocket)
         app.router.add_get("/api/v1/sdk/ws", self.websocket)
         app.router.add_get("/ws/voice/{connection_id}", self.websocket)
+        app.router.add_get("/v1/agent/converse", self.websocket)
         runner = web.AppRunner(app, shutdown_timeout=0.1)
         await runner.setup()
         sock = socket.socket()
@@ -184,7 +186,12 @@ async def within(seconds: float) -> AsyncIterator[None]:
 
 
 def config_of(provider: str, port: int, **options: object) -> str:
-    required = {"vatel": "&agent_id=agent-1", "nextevi": "&config_id=cfg-1", "binary-pcm": ""}
+    required = {
+        "vatel": "&agent_id=agent-1",
+        "nextevi": "&config_id=cfg-1",
+        "binary-pcm": "",
+        "deepgram": "",
+    }
     extra = "".join(f"&{k}={v}" for k, v in options.items())
     return f"{provider}://127.0.0.1:{port}?tls=false{required[provider]}{extra}"
 
@@ -441,7 +448,9 @@ async def hello_then_stall(ws: web.WebSocketResponse, request: web.Request) -> N
 def provider_of(request: web.Request) -> str:
     path = request.path
     return (
-        "vatel"
+        "deepgram"
+        if path.startswith("/v1/agent/")
+        else "vatel"
         if path.startswith("/v1/")
         else "binary-pcm"
         if path.startswith("/api/")
@@ -516,6 +525,10 @@ CLOSE_CODES = [
     ("nextevi", 1013, "server_shutdown"),
     ("nextevi", 4001, "auth_failed"),
     ("nextevi", 4500, "error"),
+    ("deepgram", 1000, "completed"),
+    ("deepgram", 1001, "server_shutdown"),
+    ("deepgram", 1008, "auth_failed"),
+    ("deepgram", 1011, "error"),
 ]
 
 

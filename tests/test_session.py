@@ -404,8 +404,9 @@ async def test_commands_after_the_end_raise_session_closed(how: str) -> None:
         (lambda s: s.send_text("hi"), "text_input"),
         (lambda s: s.interrupt(), "client_interrupt"),
         (lambda s: s.send_tool_result("call-1", {"ok": True}), "tool_calls"),
+        (lambda s: s.end_turn(), "manual_turns"),
     ],
-    ids=["send_text", "interrupt", "send_tool_result"],
+    ids=["send_text", "interrupt", "send_tool_result", "end_turn"],
 )
 async def test_unsupported_commands_raise_naming_provider_and_capability(
     call: Callable[[voiceadapters.Session], Any], capability: str
@@ -560,3 +561,20 @@ async def test_the_converter_tail_is_released_for_providers_without_turn_ends() 
             received += len(event.pcm)
     assert received == expected
     await session.close()
+
+
+# -- report_played (advisory) and end_turn -----------------------------------------------
+
+
+async def test_report_played_is_accepted_by_every_provider_and_checked() -> None:
+    session = await example()
+    await session.report_played("turn-1", 0.3)  # a codec that cannot use it ignores it
+    await session.report_played(None, 0.0)
+    with pytest.raises(ValueError):
+        await session.report_played("turn-1", -1.0)
+    with pytest.raises(ValueError):
+        await session.report_played("turn-1", float("nan"))
+    assert session.ended is None
+    await session.close()
+    with pytest.raises(SessionClosedError):
+        await session.report_played("turn-1", 0.5)

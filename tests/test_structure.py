@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "voiceadapters"
 
 #: Names of the first-party providers, which the core must not know about.
-PROVIDER_WORDS = ("vatel", "nextevi", "binary-pcm", "binary_pcm", "workbuddy")
+PROVIDER_WORDS = ("vatel", "nextevi", "binary-pcm", "binary_pcm", "workbuddy", "deepgram")
 
 #: Every first-party plugin: provider name → its package.
 PLUGINS = {
@@ -32,6 +32,7 @@ PLUGINS = {
     "binary-pcm": "voiceadapters_binary_pcm",
     "nextevi": "voiceadapters_nextevi",
     "example": "voiceadapters_example",
+    "deepgram": "voiceadapters_deepgram",
 }
 
 

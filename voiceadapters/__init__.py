@@ -15,7 +15,16 @@ The user guide is in ``docs/`` (``mkdocs serve``).
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capabilities
-from .commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from .commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from .config import ConfigURL, ProviderConfig, parse_config
 from .errors import (
     AudioFormatError,
@@ -47,6 +56,7 @@ from .events import (
     SessionStarted,
     ToolCall,
     UnknownMessage,
+    Usage,
     UserSpeechStarted,
     UserSpeechStopped,
     UserTranscript,
@@ -99,6 +109,7 @@ __all__ = [
     "ConfigURL",
     "ConnectError",
     "Emotion",
+    "EndTurn",
     "Event",
     "EventAdapter",
     "HandshakeTimeout",
@@ -109,6 +120,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderError",
     "ReconnectPolicy",
+    "ReportPlayed",
     "Secret",
     "SendAudio",
     "SendText",
@@ -124,6 +136,7 @@ __all__ = [
     "UnknownMessage",
     "UnknownProviderError",
     "UnsupportedCommandError",
+    "Usage",
     "UserSpeechStarted",
     "UserSpeechStopped",
     "UserTranscript",

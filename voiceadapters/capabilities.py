@@ -36,6 +36,9 @@ class Capabilities(BaseModel):
     """Accepts ``send_text``."""
     client_interrupt: bool = False
     """Accepts ``interrupt`` (the client stops the agent)."""
+    manual_turns: bool = False
+    """Accepts ``end_turn`` (the application, not the provider's voice
+    activity detection, says the user's turn is over: push-to-talk)."""
     agent_ready: bool = False
     """Emits ``agent_ready`` as a step after ``session_started``."""
     end_reasons: bool = False

@@ -1,7 +1,8 @@
 """The ``voiceadapters`` command line (design §8).
 
 Subcommands: ``providers``, ``check CONFIG``, ``simulate PROVIDER``,
-``run CONFIG --input … --output …``, ``demo [PROVIDER]``.
+``run CONFIG --input … --output …``, ``demo [PROVIDER]``, ``record CONFIG
+--cassette FILE`` and ``replay FILE`` (:mod:`voiceadapters.cassette.cli`).
 
 Secrets: API keys come from the provider's environment variable (or an
 ``api_key`` option in the config string); ``simulate --api-key`` is the only
@@ -350,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
     p.set_defaults(func=cmd_demo)
 
+    from .cassette.cli import add_commands as add_cassette_commands
+
+    add_cassette_commands(sub)  # record, replay (docs/cassettes.md)
     _add_extension_commands(sub)
     return parser
 

@@ -12,6 +12,8 @@ Inputs only change its state:
 * :meth:`Codec.receive_closed` — the connection closed (with a code or not);
 * :meth:`Codec.handle_command` — a :mod:`command <voiceadapters.commands>` from
   the app (``send`` before 0.2, still accepted with a ``DeprecationWarning``);
+  ``report_played`` goes to ``_on_played`` (ignored by default), every other
+  command the capabilities allow to ``_on_command``;
 * :meth:`Codec.handle_timer` — time passed; ``now`` comes from the caller.
 
 After **every** input the caller drains both outputs:
@@ -48,7 +50,7 @@ from typing import Any, Protocol
 
 from . import wirejson
 from .capabilities import Capabilities
-from .commands import COMMAND_CAPABILITY, Close, Command
+from .commands import COMMAND_CAPABILITY, Close, Command, ReportPlayed
 from .errors import SessionClosedError, UnsupportedCommandError
 from .events import EndReason, Event, ProviderError, SessionEnded, UnknownMessage
 from .fields import MalformedField
@@ -243,6 +245,12 @@ class Codec(ABC):
         capability = COMMAND_CAPABILITY.get(command.type)
         if capability is not None and not getattr(self.capabilities, capability):
             raise UnsupportedCommandError(self.provider, capability, command.type)
+        if isinstance(command, ReportPlayed):
+            # Advisory, for every provider: never refused, never an error,
+            # and it does not reach _on_command.
+            if not self._client_closing:
+                self._on_played(command)
+            return
         if isinstance(command, Close):
             if not self._client_closing:
                 self._client_closing = True
@@ -312,6 +320,14 @@ class Codec(ABC):
 
     @abstractmethod
     def _on_command(self, command: Command) -> None: ...
+
+    def _on_played(self, report: ReportPlayed) -> None:  # noqa: B027
+        """The application reports how much agent audio of a turn it has
+        played (:class:`~voiceadapters.commands.ReportPlayed`). Default:
+        ignored. A codec whose protocol truncates the agent's reply to what
+        the user heard (on barge-in or ``interrupt``) keeps the latest report
+        per turn; it must clamp it to the audio it actually received. The
+        turn id is the one on the codec's own ``agent_audio`` events."""
 
     def _on_close_requested(self) -> None:
         """The application closed. Default: a normal WebSocket close (1000)."""

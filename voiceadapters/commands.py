@@ -13,16 +13,19 @@ capability each optional command needs.
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 __all__ = [
     "COMMAND_CAPABILITY",
     "Close",
     "Command",
     "CommandAdapter",
+    "EndTurn",
     "Interrupt",
+    "ReportPlayed",
     "SendAudio",
     "SendText",
     "SendToolResult",
@@ -72,6 +75,36 @@ class Interrupt(_Command):
     type: Literal["interrupt"] = "interrupt"
 
 
+class EndTurn(_Command):
+    """The user's turn is over: answer now (push-to-talk, or a provider whose
+    turn detection the application turned off). Capability ``manual_turns``."""
+
+    type: Literal["end_turn"] = "end_turn"
+
+
+class ReportPlayed(_Command):
+    """How much agent audio of turn ``turn_id`` the application has actually
+    played: ``seconds`` from the start of that turn's audio, cumulative (each
+    report replaces the previous one for the turn).
+
+    Advisory: a codec whose protocol can use it (to truncate the agent's
+    memory of a reply to what the user heard, when the user barges in) keeps
+    it; every other codec ignores it (:meth:`voiceadapters.codec.Codec._on_played`).
+    It needs no capability and never fails because a provider cannot use it.
+    """
+
+    type: Literal["report_played"] = "report_played"
+    turn_id: str | None
+    seconds: float = Field(ge=0.0)
+
+    @field_validator("seconds")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("seconds must be a finite number")
+        return value
+
+
 class Close(_Command):
     """End the session from the client side."""
 
@@ -79,15 +112,17 @@ class Close(_Command):
 
 
 Command = Annotated[
-    SendAudio | SendToolResult | SendText | Interrupt | Close,
+    SendAudio | SendToolResult | SendText | Interrupt | EndTurn | ReportPlayed | Close,
     Field(discriminator="type"),
 ]
 CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
 
 #: Capability (in :class:`~voiceadapters.capabilities.Capabilities`) that each
-#: optional command requires. ``send_audio`` and ``close`` need none.
+#: optional command requires. ``send_audio``, ``report_played`` and ``close``
+#: need none.
 COMMAND_CAPABILITY: dict[str, str] = {
     "send_tool_result": "tool_calls",
     "send_text": "text_input",
     "interrupt": "client_interrupt",
+    "end_turn": "manual_turns",
 }

@@ -38,6 +38,7 @@ __all__ = [
     "SessionStarted",
     "ToolCall",
     "UnknownMessage",
+    "Usage",
     "UserSpeechStarted",
     "UserSpeechStopped",
     "UserTranscript",
@@ -48,8 +49,8 @@ __all__ = [
 #: types or optional fields (an application that ignores what it does not
 #: know keeps working); a major step changes or removes something. History
 #: (docs/concepts/events.md#schema-versions): 1.0, the design's 14 types;
-#: 1.1 (voiceadapters 0.2), ``session_resumed``.
-SCHEMA_VERSION = "1.1"
+#: 1.1 (voiceadapters 0.2), ``session_resumed``; 1.2, ``usage``.
+SCHEMA_VERSION = "1.2"
 
 EndReason = Literal[
     "completed",
@@ -210,6 +211,23 @@ class ToolCall(_Event):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class Usage(_Event):
+    """What one agent turn (a provider's response) cost, as the provider
+    counted it: token counts, when it reports them at the end of a turn.
+
+    ``input_tokens``, ``output_tokens`` and ``total_tokens`` are ``None``
+    when the provider did not say. ``details`` is the provider's own
+    breakdown (for example cached, audio and text tokens), as it sent it.
+    """
+
+    type: Literal["usage"] = "usage"
+    turn_id: str | None = None
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    total_tokens: int | None = Field(default=None, ge=0)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class Emotion(_Event):
     """Emotion scores (label → 0..1) detected in the user's voice or text."""
 
@@ -262,6 +280,7 @@ Event = Annotated[
     | AgentAudioDone
     | Interruption
     | ToolCall
+    | Usage
     | Emotion
     | ProviderError
     | UnknownMessage,

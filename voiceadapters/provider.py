@@ -88,6 +88,16 @@ class Provider(ABC):
     #: (``">=0.2,<0.3"``); the registry refuses the plugin on a core outside
     #: it (:mod:`voiceadapters.apiversion`). ``None``: not declared (accepted).
     core_api: ClassVar[str | None] = None
+    #: Where base64 audio sits in the protocol's JSON messages, as dotted
+    #: paths (``"data.audio"``; ``*`` matches any one key or index). Cassettes
+    #: use it to truncate or mark audio and to compare it by length
+    #: (docs/cassettes.md#audio); ``()``: the cassette's heuristic decides.
+    wire_audio_fields: ClassVar[tuple[str, ...]] = ()
+    #: Parts of the client's traffic that differ from one run to the next by
+    #: design (a connection id made per connection), which a cassette replay
+    #: does not compare: ``"ws_open.path"``, ``"ws_open.query.<name>"``,
+    #: ``"send.<dotted JSON path>"`` (docs/cassettes.md#comparing).
+    cassette_ignore: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def make_codec(self, config: ProviderConfig) -> Codec:

@@ -31,15 +31,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capabilities
 from .codec import Codec
-from .commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from .commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from .config import ProviderConfig, parse_config, resolve_config
 from .driver import Driver
 from .errors import (
@@ -66,6 +76,9 @@ from .registry import Registry
 from .registry import registry as default_registry
 from .secrets import Secret
 from .transports.base import Transport
+
+if TYPE_CHECKING:
+    from .cassette.record import Recorder
 
 __all__ = ["Session", "SessionStats", "connect"]
 
@@ -142,6 +155,9 @@ class _Link:
         self.driver = Driver(codec, transport, self.on_events, limits=session.config.limits)
 
     def on_events(self, events: list[Event]) -> None:
+        observer = self.session._observer
+        if observer is not None:  # a cassette recorder (record=…): every codec event
+            observer(events)
         if self.live:
             self.session._on_events(events)
         elif self.backlog is not None:
@@ -175,8 +191,10 @@ class Session:
         registry: Registry | None = None,
         owns_transport: bool = False,
         reconnect: ReconnectPolicy | None = None,
+        observer: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.provider = provider
+        self._observer = observer
         self.config = config
         self.input_format = input_format
         self.output_format = output_format or input_format
@@ -347,6 +365,42 @@ class Session:
     async def interrupt(self) -> None:
         """Ask the agent to stop speaking (capability ``client_interrupt``)."""
         await self._command(Interrupt())
+
+    async def end_turn(self) -> None:
+        """Say the user's turn is over, so the agent answers now (capability
+        ``manual_turns``: push-to-talk, or a provider whose own turn
+        detection is off). Flushes the resampler's tail first, so the end of
+        the utterance is not held back."""
+        if self._ended is None and not self._closing and self._reconnecting is None:
+            tail = self._pipeline.flush_input()
+            if tail:
+                await self._driver.command(SendAudio(pcm=tail))
+        await self._command(EndTurn())
+
+    async def report_played(self, turn_id: str | None, seconds: float) -> None:
+        """Tell the session how much agent audio of turn ``turn_id`` (the
+        ``turn_id`` of its ``agent_audio`` events) you have actually played:
+        ``seconds`` from the start of the turn, cumulative.
+
+        Where the provider's protocol keeps the agent's reply in its memory
+        (a conversation item), the session uses the latest report when the
+        user barges in or you :meth:`interrupt`: the agent's memory is
+        truncated to what the user heard, clamped to the audio received.
+        Nothing reported means nothing is truncated. Other providers ignore
+        it, so calling it is always safe; it needs no capability.
+
+        Raises ``ValueError`` (a pydantic ``ValidationError``) for a negative
+        or non-finite ``seconds``, and
+        :class:`~voiceadapters.errors.SessionClosedError` after the end.
+        While the session reconnects, reports are dropped: the turn they
+        describe went with the old connection.
+        """
+        command = ReportPlayed(turn_id=turn_id, seconds=seconds)
+        if self._ended is not None or self._closing:
+            raise SessionClosedError(f"{self.provider.name} session has ended")
+        if self._reconnecting is not None:
+            return
+        await self._driver.command(command)
 
     async def _command(self, command: Command) -> None:
         """A command other than audio: while reconnecting it waits for the new
@@ -804,6 +858,7 @@ def connect(
     transport: Transport | None = None,
     registry: Registry | None = None,
     reconnect: bool | ReconnectPolicy | None = None,
+    record: str | os.PathLike[str] | Recorder | None = None,
     **options: Any,
 ) -> _Connecting:
     """Open a voice session described by ``config``.
@@ -817,6 +872,9 @@ def connect(
     network (for example :class:`~voiceadapters.transports.memory.MemoryTransport`).
     ``reconnect`` (``True``/``False`` or a :class:`~voiceadapters.reconnect.ReconnectPolicy`)
     overrides the config string's ``reconnect`` option (default: on).
+    ``record`` (a path or a :class:`~voiceadapters.cassette.Recorder`) writes
+    the session to a cassette, secrets scrubbed (docs/cassettes.md); a path
+    that cannot be written raises :class:`~voiceadapters.cassette.CassetteError`.
 
     Use ``async with connect(...) as session:`` or ``session = await connect(...)``
     (then ``await session.close()``). Raises :class:`~voiceadapters.errors.ConfigError`,
@@ -837,6 +895,14 @@ def connect(
             chosen: Transport = NetworkTransport()
         else:
             chosen = transport
+        recorder = None
+        if record is not None:
+            from .cassette.record import Recorder, RecordingTransport
+
+            recorder = record if isinstance(record, Recorder) else Recorder(record)
+            recorder.start(provider=provider, config=resolved, api_key=api_key)
+            chosen = RecordingTransport(chosen, recorder, owns_inner=owns)
+            owns = True  # the session closes the recorder (and the network, if it made it)
         session = Session(
             provider,
             resolved,
@@ -849,6 +915,7 @@ def connect(
             registry=reg,
             owns_transport=owns,
             reconnect=_policy(reconnect, resolved),
+            observer=recorder.events if recorder is not None else None,
         )
         await session._open()
         return session

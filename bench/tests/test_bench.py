@@ -253,7 +253,9 @@ def _installed_profiles() -> dict[str, BenchProfile]:
 
 
 def test_every_first_party_plugin_declares_a_profile() -> None:
-    assert {"vatel", "binary-pcm", "nextevi", "example"} <= set(_installed_profiles())
+    assert {"vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"} <= set(
+        _installed_profiles()
+    )
 
 
 def test_server_frames_and_specs() -> None:
@@ -265,7 +267,9 @@ def test_server_frames_and_specs() -> None:
         json.dumps(spec)  # it crosses to the server process as JSON
 
 
-@pytest.mark.parametrize("name", ["vatel", "binary-pcm", "nextevi", "example"])
+@pytest.mark.parametrize(
+    "name", ["vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"]
+)
 def test_the_floor_finds_the_audio_the_server_plays(name: str) -> None:
     """A profile's two halves agree: the agent audio the bench server repeats
     is where the floor looks for it, and the opening messages hold none."""

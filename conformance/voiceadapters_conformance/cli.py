@@ -1,4 +1,5 @@
-"""``voiceadapters conformance PROVIDER [--level codec|network|all] [--report FILE]``."""
+"""``voiceadapters conformance PROVIDER [--level codec|network|all] [--report FILE]``,
+or ``voiceadapters conformance PROVIDER --cassette FILE`` (:mod:`.cassette`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ __all__ = ["register_cli"]
 
 def _run(args: argparse.Namespace) -> int:
     provider = registry.get(args.provider)
+    if args.cassette:
+        return _run_cassette(args, provider)
     levels = LEVELS if args.level == "all" else (args.level,)
 
     def progress(result: Result) -> None:
@@ -38,6 +41,24 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _run_cassette(args: argparse.Namespace, provider: Any) -> int:
+    from .cassette import run_cassette
+
+    code = 0
+    runs = []
+    for path in args.cassette:
+        run = run_cassette(provider, path)
+        runs.append(run.to_json())
+        print("\n".join(run.lines()))
+        code = code or (1 if run.failed else 0)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(runs[0] if len(runs) == 1 else runs, f, indent=2)
+            f.write("\n")
+        print(f"\nwrote {args.report}")
+    return code
+
+
 def register_cli(subparsers: Any) -> None:
     """Add the ``conformance`` subcommand to the ``voiceadapters`` CLI."""
     p = subparsers.add_parser(
@@ -50,4 +71,10 @@ def register_cli(subparsers: Any) -> None:
         "--only", action="append", metavar="ID", help="a case id or family number; repeatable"
     )
     p.add_argument("--quiet", action="store_true", help="no per-case progress on stderr")
+    p.add_argument(
+        "--cassette",
+        action="append",
+        metavar="FILE",
+        help="instead of the cases: run the plugin against a recorded cassette; repeatable",
+    )
     p.set_defaults(func=_run)

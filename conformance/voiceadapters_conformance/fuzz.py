@@ -47,7 +47,7 @@ from typing import Any
 
 from voiceadapters.audio import StreamConverter
 from voiceadapters.codec import Codec
-from voiceadapters.commands import Interrupt, SendText, SendToolResult
+from voiceadapters.commands import EndTurn, Interrupt, ReportPlayed, SendText, SendToolResult
 from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.errors import VoiceAdaptersError
 from voiceadapters.events import (
@@ -62,6 +62,7 @@ from voiceadapters.events import (
     SessionStarted,
     ToolCall,
     UnknownMessage,
+    Usage,
     UserSpeechStarted,
     UserSpeechStopped,
     UserTranscript,
@@ -98,6 +99,7 @@ _EVENTS = (
     AgentAudioDone,
     Interruption,
     ToolCall,
+    Usage,
     Emotion,
     ProviderError,
     UnknownMessage,
@@ -270,8 +272,14 @@ def record(provider: Provider | str) -> Recording:
             if caps.text_input and not pair.ended:
                 pair.send(SendText(text="hello there"))
                 pair.advance(0.5)
+            if not pair.ended:
+                # Advisory: every codec takes it; the ones that can, truncate on barge-in.
+                pair.send(ReportPlayed(turn_id=None, seconds=0.3))
             if caps.client_interrupt and not pair.ended:
                 pair.send(Interrupt())
+            if caps.manual_turns and not pair.ended:
+                pair.stream_audio(half, chunk)
+                pair.send(EndTurn())
             if not pair.ended:
                 pair.advance(30.0)  # idle warnings and hang-ups come after a silence
         except VoiceAdaptersError:

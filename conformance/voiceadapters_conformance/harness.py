@@ -24,7 +24,16 @@ from collections.abc import Callable
 from typing import Any
 
 from voiceadapters.codec import Codec
-from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from voiceadapters.commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.errors import SessionClosedError, VoiceAdaptersError
 from voiceadapters.events import Event, SessionEnded
@@ -462,6 +471,10 @@ class NetworkHarness(Harness):
             await session.send_text(command.text)
         elif isinstance(command, Interrupt):
             await session.interrupt()
+        elif isinstance(command, EndTurn):
+            await session.end_turn()
+        elif isinstance(command, ReportPlayed):
+            await session.report_played(command.turn_id, command.seconds)
         elif isinstance(command, Close):
             await session.close()
         else:

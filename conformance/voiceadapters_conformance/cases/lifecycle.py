@@ -5,6 +5,7 @@ from __future__ import annotations
 from voiceadapters.commands import (
     COMMAND_CAPABILITY,
     Command,
+    EndTurn,
     Interrupt,
     SendAudio,
     SendText,
@@ -91,6 +92,7 @@ async def missing_commands_raise(h: Harness, ctx: CaseContext) -> None:
         "send_tool_result": SendToolResult(call_id="c-1", output="{}"),
         "send_text": SendText(text="hello"),
         "interrupt": Interrupt(),
+        "end_turn": EndTurn(),
     }
     lacking = [name for name in commands if not getattr(caps, COMMAND_CAPABILITY[name])]
     if not lacking:

@@ -172,6 +172,13 @@ class NextEVIProvider(Provider):
     #: WebSocket path prefix; the connection id follows (§1.2).
     connection_path: ClassVar[str] = "/ws/voice/"
 
+    #: Base64 audio: ``tts_chunk.content`` (top level, mirrored in ``data``)
+    #: and ``audio_input.data.audio`` (§2, §3, §9.3), for cassettes.
+    wire_audio_fields: ClassVar[tuple[str, ...]] = ("content", "data.content", "data.audio")
+    #: The WebSocket path carries a ``connection_id`` made fresh per
+    #: connection (§1.1): a cassette replay does not compare it.
+    cassette_ignore: ClassVar[tuple[str, ...]] = ("ws_open.path",)
+
     def make_codec(self, config: ProviderConfig) -> Codec:
         """A :class:`~voiceadapters_nextevi.codec.NextEVICodec` for ``config``
         with a fresh :func:`new_connection_id`. Raises

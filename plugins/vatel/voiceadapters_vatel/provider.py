@@ -174,6 +174,9 @@ class VatelProvider(Provider):
     #: Written for core plugin API 0.2; checked when the plugin loads.
     core_api: ClassVar[str | None] = ">=0.2,<0.3"
     demo_default: ClassVar[bool] = True
+    #: Base64 audio in ``input_audio`` and ``response_audio`` (the Vatel wire
+    #: spec §4, §5): cassettes truncate or mark it, and compare it by length.
+    wire_audio_fields: ClassVar[tuple[str, ...]] = ("data.audio",)
     #: REST path of the session-token request (the Vatel wire spec §1).
     token_path: ClassVar[str] = "/v1/session-token"
     #: WebSocket path of the session (the Vatel wire spec §2).
