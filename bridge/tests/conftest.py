@@ -183,6 +183,12 @@ class TwilioCall:
                     )
                 )
 
+    def turn_marks(self) -> list[str]:
+        """Names of the marks that end an agent turn (``turn-…``)."""
+        return [
+            m["mark"]["name"] for m in self.events("mark") if m["mark"]["name"].startswith("turn")
+        ]
+
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [m for _, m in self.received if m.get("event") == kind]
 

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from voiceadapters.capabilities import Capabilities
-from voiceadapters.commands import Close, Interrupt, SendAudio, SendText, SendToolResult
+from voiceadapters.commands import (
+    Close,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from voiceadapters.events import (
     AgentAudio,
     AgentAudioDone,
@@ -105,6 +113,25 @@ def test_twilio_marks_each_turn_and_tracks_the_echo() -> None:
     assert front.malformed == 1
 
 
+def echo(front: TwilioFront, name: str) -> None:
+    front.receive_frame(json.dumps({"event": "mark", "streamSid": "MZ1", "mark": {"name": name}}))
+
+
+def test_twilio_mark_echoes_report_the_callers_playback_position() -> None:
+    front = started_twilio()
+    for _ in range(60):  # 1.2 s of agent audio
+        front.handle_event(agent_audio("t1"))
+    marks = [f["mark"]["name"] for f in sent(front) if f["event"] == "mark"]
+    assert marks == ["play#1", "play#2"]
+    echo(front, "play#1")
+    assert front.actions() == [ReportPlayed(turn_id="t1", seconds=0.5)]
+    # The caller barges in: Twilio echoes the mark whose audio the clear dropped.
+    front.handle_event(Interruption(turn_id="t1"))
+    echo(front, "play#2")
+    assert front.actions() == []
+    assert front.pending_marks == []
+
+
 def test_twilio_barge_in_clears_and_drops_the_interrupted_turn() -> None:
     front = started_twilio()
     front.handle_event(agent_audio("t1"))
@@ -188,18 +215,25 @@ def test_browser_front_protocol() -> None:
     front.receive_frame('{"type": "text", "text": "hi"}')
     front.receive_frame('{"type": "interrupt"}')
     front.receive_frame('{"type": "tool_result", "call_id": "c1", "output": {"ok": true}}')
+    front.receive_frame('{"type": "end_turn"}')
+    front.receive_frame('{"type": "played", "turn_id": "t1", "seconds": 1.5}')
     front.receive_frame('{"type": "close"}')
     assert front.actions() == [
         SendAudio(pcm=bytes(640)),
         SendText(text="hi"),
         Interrupt(),
         SendToolResult(call_id="c1", output='{"ok":true}'),
+        EndTurn(),
+        ReportPlayed(turn_id="t1", seconds=1.5),
         Close(),
     ]
     front.receive_frame(bytes(3))
     front.receive_frame('{"type": "dance"}')
+    front.receive_frame('{"type": "played", "turn_id": "t1", "seconds": -1}')
+    front.receive_frame('{"type": "played", "turn_id": "t1", "seconds": 1e999}')
     errors = sent(front)
-    assert [e["type"] for e in errors] == ["bridge.error", "bridge.error"]
+    assert [e["type"] for e in errors] == ["bridge.error"] * 4
+    assert front.actions() == []
     front.command_refused(Interrupt(), "no client_interrupt")
     assert sent(front)[0]["message"] == "interrupt: no client_interrupt"
 

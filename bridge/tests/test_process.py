@@ -127,7 +127,7 @@ async def test_workers_run_under_gunicorn_and_stop_on_sigterm(tmp_path: Path) ->
                 listener = asyncio.create_task(call.listen())
                 await call.start()
                 await call.send_pcm(speech + bytes(2 * 8000 * 2))
-                await wait_for(lambda: call.events("mark"), 15, "the agent's turn")
+                await wait_for(lambda: call.turn_marks(), 15, "the agent's turn")
                 await ws.close()
                 await asyncio.wait_for(listener, 10)
         bridge.proc.send_signal(signal.SIGTERM)

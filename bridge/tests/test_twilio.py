@@ -33,7 +33,7 @@ async def test_a_call_hears_the_agent_and_gets_its_marks(caplog: pytest.LogCaptu
             listener = asyncio.create_task(call.listen())
             await call.start()
             await call.send_pcm(speech + bytes(2 * 8000 * 2))  # speech, then 2 s of quiet
-            await wait_for(lambda: call.events("mark"), 15, "the mark after the agent's turn")
+            await wait_for(lambda: call.turn_marks(), 15, "the mark after the agent's turn")
             await ws.send_str(
                 json.dumps({"event": "stop", "streamSid": call.stream_sid, "stop": {}})
             )
@@ -54,13 +54,18 @@ async def test_a_call_hears_the_agent_and_gets_its_marks(caplog: pytest.LogCaptu
     assert {len(m["media"]["payload"]) for m in media[:-1]} == {216}
     lag, ncc = best_alignment(pcm_to_array(speech), pcm_to_array(bytes(call.played)))
     assert ncc >= 0.9, f"echo cross-correlation {ncc:.3f} (lag {lag})"
-    # The mark came after the turn's media, and was the one the bridge sent.
+    # Playback marks every 0.5 s of the turn, and the turn's own after its last media.
     order = [m.get("event") for _, m in call.received]
-    assert order.index("mark") > max(i for i, e in enumerate(order) if e == "media")
-    assert call.events("mark")[0]["mark"]["name"].startswith("turn-")
-    # The bridge saw the echo: the mark round trip is complete.
+    assert order.index("mark") < max(i for i, e in enumerate(order) if e == "media")
+    assert len(order) - 1 - order[::-1].index("mark") > max(
+        i for i, e in enumerate(order) if e == "media"
+    )
+    names = [m["mark"]["name"] for m in call.events("mark")]
+    assert names[-1].startswith("turn-") and all(n.startswith("play#") for n in names[:-1])
+    assert len(names) == int(len(speech) / 16000 / 0.5) + 1, names
+    # The bridge saw every echo: the mark round trips are complete.
     (ended,) = [r.getMessage() for r in caplog.records if "connection ended" in r.getMessage()]
-    assert "marks 1 echoed / 0 pending" in ended, ended
+    assert f"marks {len(names)} echoed / 0 pending" in ended, ended
     assert all(PROVIDER_KEY not in r.getMessage() for r in caplog.records)
     assert all(PROVIDER_KEY not in str(m) for _, m in call.received)
 

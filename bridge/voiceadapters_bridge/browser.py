@@ -9,8 +9,11 @@ Client → bridge:
 * binary frames: microphone audio, 16-bit little-endian PCM, mono, 16 kHz
   (:data:`BROWSER_FORMAT`), any length (an even number of bytes);
 * text frames, JSON objects: ``{"type": "text", "text": …}``,
-  ``{"type": "interrupt"}``, ``{"type": "tool_result", "call_id": …,
-  "output": …}``, ``{"type": "close"}``.
+  ``{"type": "interrupt"}``, ``{"type": "end_turn"}`` (push-to-talk, providers
+  with ``manual_turns``), ``{"type": "played", "turn_id": …, "seconds": …}``
+  (how much of a turn's audio the client has played, for providers that
+  truncate the agent's memory on barge-in), ``{"type": "tool_result",
+  "call_id": …, "output": …}``, ``{"type": "close"}``.
 
 Bridge → client:
 
@@ -33,7 +36,16 @@ import json
 from typing import Any, ClassVar
 
 from voiceadapters import wirejson
-from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from voiceadapters.commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from voiceadapters.events import AgentAudio, Event, Interruption, SessionEnded, event_to_log
 from voiceadapters.format import AudioFormat
 from voiceadapters.frames import Frame
@@ -99,6 +111,18 @@ class BrowserFront(Front):
             return Interrupt()
         if kind == "tool_result" and isinstance(message.get("call_id"), str):
             return SendToolResult.from_value(message["call_id"], message.get("output"))
+        if kind == "end_turn":
+            return EndTurn()
+        if kind == "played":
+            turn_id, seconds = message.get("turn_id"), message.get("seconds")
+            # wirejson.decode already turned NaN and infinities away.
+            if (
+                (turn_id is None or isinstance(turn_id, str))
+                and isinstance(seconds, int | float)
+                and not isinstance(seconds, bool)
+                and 0 <= seconds <= 86400
+            ):
+                return ReportPlayed(turn_id=turn_id, seconds=float(seconds))
         if kind == "close":
             return Close()
         self._error(f"unknown or malformed command: {wirejson.dumps_excerpt(message, 120)}")

@@ -35,7 +35,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from voiceadapters.capabilities import Capabilities
-from voiceadapters.commands import Close, Command, Interrupt, SendAudio, SendText, SendToolResult
+from voiceadapters.commands import (
+    Close,
+    Command,
+    EndTurn,
+    Interrupt,
+    ReportPlayed,
+    SendAudio,
+    SendText,
+    SendToolResult,
+)
 from voiceadapters.config import COMMON_OPTIONS, parse_config, resolve_config
 from voiceadapters.errors import (
     BufferOverflowError,
@@ -578,6 +587,10 @@ class ClientLink:
                 await session.send_tool_result(action.call_id, action.output)
             elif isinstance(action, Interrupt):
                 await session.interrupt()
+            elif isinstance(action, ReportPlayed):
+                await session.report_played(action.turn_id, action.seconds)
+            elif isinstance(action, EndTurn):
+                await session.end_turn()
             elif isinstance(action, Close):
                 self._set_reason("client_closed")
                 await session.close()

@@ -16,11 +16,16 @@ sends JSON text frames; every numeric field arrives as a string (Twilio docs,
 * ``dtmf`` — ``dtmf.digit``; sent to the agent as user text
   (``dtmf_as_text``) when the provider takes text, else counted and dropped;
 * ``mark`` — the echo of a mark this front sent, once the audio queued before
-  it has played (or a ``clear`` dropped it);
+  it has played (or a ``clear`` dropped it). The front marks every
+  :data:`PLAY_MARK_EVERY` seconds of a turn's audio, and an echo becomes
+  ``ReportPlayed(turn_id, seconds)`` for the session: the caller's playback
+  position, which providers that keep the agent's reply in memory use to
+  truncate it on barge-in ("playback position is known from mark echoes, not
+  from bytes sent"). Echoes of marks a ``clear`` dropped report nothing;
 * ``stop`` — the stream is over: the provider session is closed.
 
 Towards Twilio: ``media`` (``{"event":"media","streamSid":…,"media":{"payload":…}}``),
-``mark`` after each agent turn's audio, and ``clear`` on barge-in (the
+``mark`` during and after each agent turn's audio, and ``clear`` on barge-in (the
 provider's ``interruption``), which flushes the audio Twilio has buffered so
 the caller hears nothing stale; audio of the interrupted turn that still
 arrives afterwards is dropped here.
@@ -34,7 +39,7 @@ import json
 from typing import Any, ClassVar
 
 from voiceadapters import wirejson
-from voiceadapters.commands import Close, SendAudio, SendText
+from voiceadapters.commands import Close, ReportPlayed, SendAudio, SendText
 from voiceadapters.events import (
     AgentAudio,
     AgentAudioDone,
@@ -52,6 +57,10 @@ __all__ = ["TwilioFront"]
 
 #: The one media format of a Twilio stream (``start.mediaFormat``).
 MULAW_8K = AudioFormat(8000)
+#: Seconds of a turn's audio between two playback marks.
+PLAY_MARK_EVERY = 0.5
+#: Marks held awaiting their echo (Twilio echoes every one; a bound all the same).
+MAX_PENDING_MARKS = 200
 
 
 class TwilioFront(Front):
@@ -74,6 +83,9 @@ class TwilioFront(Front):
         self.stopped = False
         #: Marks sent and not yet echoed, oldest first.
         self.pending_marks: list[str] = []
+        #: What each pending mark stands for: (turn_id, seconds of the turn
+        #: played once it is echoed), or None once a clear dropped its audio.
+        self._mark_positions: dict[str, tuple[str | None, float] | None] = {}
         #: Marks Twilio echoed (played, or dropped by a clear), in order; the last 100.
         self.echoed_marks: list[str] = []
         self.dtmf_digits: list[str] = []
@@ -82,6 +94,8 @@ class TwilioFront(Front):
         self.media_out = 0
         self._interrupted: set[str] = set()
         self._turn_has_audio = False
+        self._turn_seconds = 0.0
+        self._next_play_mark = PLAY_MARK_EVERY
         self._marks = 0
 
     def summary(self) -> str:
@@ -183,6 +197,10 @@ class TwilioFront(Front):
             return
         self.pending_marks.remove(name)
         self.echoed_marks = [*self.echoed_marks[-99:], name]
+        position = self._mark_positions.pop(name, None)
+        if position is not None and self.started and not self.stopped:
+            turn_id, seconds = position
+            self._act(ReportPlayed(turn_id=turn_id, seconds=seconds))
 
     def _on_dtmf(self, message: dict[str, Any]) -> None:
         dtmf = message.get("dtmf")
@@ -207,15 +225,22 @@ class TwilioFront(Front):
         if isinstance(event, AgentAudio):
             if event.turn_id in self._interrupted or self.stream_sid is None or self.stopped:
                 return
-            self._turn_has_audio = True
+            if not self._turn_has_audio:
+                self._turn_has_audio = True
+                self._turn_seconds = 0.0
+                self._next_play_mark = PLAY_MARK_EVERY
             self.media_out += 1
             payload = base64.b64encode(pcm16_to_ulaw(event.pcm)).decode("ascii")
             self._send_json(
                 {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
             )
+            self._turn_seconds += event.duration
+            if self._turn_seconds >= self._next_play_mark:
+                self._next_play_mark += PLAY_MARK_EVERY
+                self._mark("play", event.turn_id)
         elif isinstance(event, AgentAudioDone):
             if self._turn_has_audio and event.turn_id not in self._interrupted:
-                self._mark(f"turn-{event.turn_id}" if event.turn_id else "turn")
+                self._mark(f"turn-{event.turn_id}" if event.turn_id else "turn", event.turn_id)
             self._turn_has_audio = False
         elif isinstance(event, Interruption):
             # Without a turn id the session's own fence is all there is
@@ -227,17 +252,22 @@ class TwilioFront(Front):
             if self.stream_sid is not None:
                 self.clears_sent += 1
                 self._send_json({"event": "clear", "streamSid": self.stream_sid})
+                # Twilio echoes the marks whose audio the clear dropped: those
+                # echoes say nothing about what the caller heard.
+                for name in self.pending_marks:
+                    self._mark_positions[name] = None
             self._turn_has_audio = False
         elif isinstance(event, SessionEnded):
             code = 1000 if event.reason in ("completed", "client_closed") else 1011
             self._close(code, f"session ended: {event.reason}")
 
-    def _mark(self, base: str) -> None:
+    def _mark(self, base: str, turn_id: str | None) -> None:
         self._marks += 1
         name = f"{base}#{self._marks}"
         self.pending_marks.append(name)
-        if len(self.pending_marks) > 100:
-            del self.pending_marks[0]
+        self._mark_positions[name] = (turn_id, round(self._turn_seconds, 3))
+        if len(self.pending_marks) > MAX_PENDING_MARKS:
+            self._mark_positions.pop(self.pending_marks.pop(0), None)
         self._send_json({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
 
     def _send_json(self, message: dict[str, Any]) -> None:
