@@ -59,14 +59,15 @@ class RunningBridge:
 @contextlib.asynccontextmanager
 async def bridge_in_process(
     *,
+    provider: str = "vatel",
     scenario: str = "echo",
     pace: float = 1.0,
     simulator_key: str = PROVIDER_KEY,
     **overrides: Any,
 ) -> AsyncIterator[RunningBridge]:
-    """A vatel simulator and the bridge in front of it, both in this process
+    """A first-party simulator and the bridge in front of it, both in this process
     (the bridge holds ``PROVIDER_KEY``; the simulator accepts ``simulator_key``)."""
-    async with serve_simulator("vatel", api_key=simulator_key, scenario=scenario, pace=pace) as (
+    async with serve_simulator(provider, api_key=simulator_key, scenario=scenario, pace=pace) as (
         _,
         config,
         simulator,
