@@ -132,6 +132,20 @@ def test_twilio_mark_echoes_report_the_callers_playback_position() -> None:
     assert front.pending_marks == []
 
 
+def test_twilio_playback_positions_restart_with_each_turn() -> None:
+    front = started_twilio()
+    for turn in ("t1", "t2"):  # no agent_audio_done between them
+        for _ in range(25):
+            front.handle_event(agent_audio(turn))
+    marks = [f["mark"]["name"] for f in sent(front) if f["event"] == "mark"]
+    for name in marks:
+        echo(front, name)
+    assert front.actions() == [
+        ReportPlayed(turn_id="t1", seconds=0.5),
+        ReportPlayed(turn_id="t2", seconds=0.5),
+    ]
+
+
 def test_twilio_barge_in_clears_and_drops_the_interrupted_turn() -> None:
     front = started_twilio()
     front.handle_event(agent_audio("t1"))

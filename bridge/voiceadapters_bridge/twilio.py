@@ -94,6 +94,7 @@ class TwilioFront(Front):
         self.media_out = 0
         self._interrupted: set[str] = set()
         self._turn_has_audio = False
+        self._audio_turn: str | None = None
         self._turn_seconds = 0.0
         self._next_play_mark = PLAY_MARK_EVERY
         self._marks = 0
@@ -225,8 +226,11 @@ class TwilioFront(Front):
         if isinstance(event, AgentAudio):
             if event.turn_id in self._interrupted or self.stream_sid is None or self.stopped:
                 return
-            if not self._turn_has_audio:
+            if not self._turn_has_audio or event.turn_id != self._audio_turn:
+                # A new turn (providers without agent_audio_done start one
+                # by changing the turn id).
                 self._turn_has_audio = True
+                self._audio_turn = event.turn_id
                 self._turn_seconds = 0.0
                 self._next_play_mark = PLAY_MARK_EVERY
             self.media_out += 1
