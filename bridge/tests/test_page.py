@@ -15,6 +15,7 @@ import base64
 import contextlib
 import itertools
 import json
+import logging
 import os
 import shutil
 import time
@@ -148,7 +149,10 @@ async def chromium(tmp_path: Path, fake_mic: Path) -> AsyncIterator[DevTools]:
     CHROMIUM is None,
     reason="no Chromium binary (apt-get install -y chromium; .ci/install-chromium)",
 )
-async def test_the_page_holds_a_session_in_headless_chromium(tmp_path: Path) -> None:
+async def test_the_page_holds_a_session_in_headless_chromium(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="voiceadapters.bridge")
     pcm, fmt = speech_sample()
     fake_mic = tmp_path / "mic.wav"
     # A second of quiet, the speech, then quiet: the agent's turn detection ends the turn.
@@ -178,7 +182,8 @@ async def test_the_page_holds_a_session_in_headless_chromium(tmp_path: Path) -> 
             await asyncio.sleep(1.5)  # the rest of the reply
             state = await page.evaluate(
                 "({transcript: bridgePage.transcript, events: bridgePage.events.map(e => e.type),"
-                " played: bridgePage.playedSamples, sent: bridgePage.sentFrames, status: bridgePage.status})"
+                " played: bridgePage.playedSamples, sent: bridgePage.sentFrames, status: bridgePage.status,"
+                " reports: bridgePage.playReports})"
             )
             played_b64 = await page.evaluate(
                 "(() => { const n = bridgePage.played.reduce((a, c) => a + c.length, 0);"
@@ -204,6 +209,11 @@ async def test_the_page_holds_a_session_in_headless_chromium(tmp_path: Path) -> 
     print(f"page echo cross-correlation {ncc:.3f}, {played.size / 16000:.2f} s played")
     assert ncc >= 0.9, f"played audio vs the microphone's speech: {ncc:.3f}"
     assert closed["code"] == 1000, closed
+    # The page told the bridge how far it had played (one report per 0.5 s at most).
+    assert state["reports"] >= 3, state
+    await asyncio.sleep(0.5)  # the bridge's side of the close
+    ended = [r.getMessage() for r in caplog.records if "connection ended" in r.getMessage()]
+    assert ended and f"{state['reports']} playback report(s)" in ended[0], ended
     for text in (html, *page_files, json.dumps(state)):
         assert PROVIDER_KEY not in text
 

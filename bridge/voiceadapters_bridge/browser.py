@@ -70,6 +70,13 @@ class BrowserFront(Front):
         self._announced: set[str | None] = set()
         self._interrupted: set[str] = set()
         self.audio_frames_in = 0
+        self.played_reports = 0
+
+    def summary(self) -> str:
+        return (
+            f"audio frames {self.audio_frames_in} in, {self.played_reports} playback report(s), "
+            f"{self.malformed} malformed"
+        )
 
     def connection_opened(self) -> None:
         self._send_json(
@@ -122,6 +129,7 @@ class BrowserFront(Front):
                 and not isinstance(seconds, bool)
                 and 0 <= seconds <= 86400
             ):
+                self.played_reports += 1
                 return ReportPlayed(turn_id=turn_id, seconds=float(seconds))
         if kind == "close":
             return Close()

@@ -15,6 +15,7 @@ const state = {
   playedSamples: 0,
   played: [], // Int16Array chunks the player rendered, most recent 60 s
   sentFrames: 0,
+  playReports: 0,
   closed: null,
 };
 window.bridgePage = state;
@@ -65,6 +66,18 @@ function bridgeUrl() {
   return url.toString();
 }
 
+// The playback position in the current turn, sent to the bridge at most
+// twice a second ({"type":"played"}): providers that keep the agent's reply
+// in memory truncate it to what was heard when the user barges in.
+let lastReport = 0;
+function onPosition(position) {
+  const now = performance.now();
+  if (now - lastReport < 500 || !ws || ws.readyState !== WebSocket.OPEN) return;
+  lastReport = now;
+  ws.send(JSON.stringify({ type: "played", turn_id: position.turn, seconds: position.seconds }));
+  state.playReports++;
+}
+
 function onPlayed(buffer) {
   const chunk = new Int16Array(buffer);
   state.playedSamples += chunk.length;
@@ -91,6 +104,9 @@ function onMessage(message) {
     case "agent_text":
       if (event.final) say("agent", event.text);
       break;
+    case "agent_audio":
+      player.port.postMessage({ turn: event.turn_id });
+      break;
     case "interruption":
       player.port.postMessage("flush");
       break;
@@ -116,7 +132,8 @@ async function start() {
   const source = ctx.createMediaStreamSource(mic);
   const capture = new AudioWorkletNode(ctx, "bridge-capture");
   player = new AudioWorkletNode(ctx, "bridge-player", { outputChannelCount: [1] });
-  player.port.onmessage = (event) => onPlayed(event.data);
+  player.port.onmessage = (event) =>
+    event.data instanceof ArrayBuffer ? onPlayed(event.data) : onPosition(event.data);
   player.connect(ctx.destination);
 
   ws = new WebSocket(bridgeUrl());

@@ -29,9 +29,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
 }
 
 // Agent audio (16-bit PCM chunks from the page) → the speakers. A "flush"
-// message drops what is queued (barge-in). What was really rendered is
-// posted back in chunks, so the page can show (and a test can check) what
-// the user heard.
+// message drops what is queued (barge-in); a {turn} message marks where a
+// turn's audio starts. What was really rendered is posted back in chunks,
+// so the page can show (and a test can check) what the user heard, with the
+// playback position in the current turn ({turn, seconds}) for the bridge.
 class PlayerProcessor extends AudioWorkletProcessor {
   constructor() {
     super();
@@ -39,12 +40,16 @@ class PlayerProcessor extends AudioWorkletProcessor {
     this.offset = 0;
     this.played = [];
     this.playedCount = 0;
+    this.turn = null;
+    this.turnPlayed = 0;
     this.port.onmessage = (event) => {
       if (event.data === "flush") {
         this.queue = [];
         this.offset = 0;
-      } else {
+      } else if (event.data instanceof ArrayBuffer) {
         this.queue.push(new Int16Array(event.data));
+      } else if (event.data && "turn" in event.data) {
+        this.queue.push({ turn: event.data.turn });
       }
     };
   }
@@ -54,6 +59,12 @@ class PlayerProcessor extends AudioWorkletProcessor {
     let written = 0;
     while (written < out.length && this.queue.length) {
       const chunk = this.queue[0];
+      if (!(chunk instanceof Int16Array)) {
+        this.turn = chunk.turn; // a turn's audio starts here
+        this.turnPlayed = 0;
+        this.queue.shift();
+        continue;
+      }
       const n = Math.min(out.length - written, chunk.length - this.offset);
       for (let i = 0; i < n; i++) {
         const s = chunk[this.offset + i];
@@ -61,6 +72,7 @@ class PlayerProcessor extends AudioWorkletProcessor {
       }
       this.played.push(chunk.slice(this.offset, this.offset + n));
       written += n;
+      this.turnPlayed += n;
       this.offset += n;
       if (this.offset === chunk.length) {
         this.queue.shift();
@@ -87,6 +99,7 @@ class PlayerProcessor extends AudioWorkletProcessor {
     }
     this.played = [];
     this.port.postMessage(joined.buffer, [joined.buffer]);
+    this.port.postMessage({ turn: this.turn, seconds: this.turnPlayed / sampleRate });
   }
 }
 
