@@ -186,3 +186,34 @@ def test_bridge_token_mints_a_token_and_bridge_refuses_to_start_without_a_key(
     )
     assert no_provider_key.returncode == 2
     assert "VATEL_API_KEY" in no_provider_key.stderr, no_provider_key.stderr
+    open_to_all = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voiceadapters",
+            "bridge",
+            "vatel://127.0.0.1:9?tls=false&agent_id=a",
+            "--no-auth",
+            "--listen",
+            "0.0.0.0:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert open_to_all.returncode == 2
+    assert "--no-auth is for loopback only" in open_to_all.stderr
+    no_signing_key = subprocess.run(
+        [sys.executable, "-m", "voiceadapters", "bridge-token"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert no_signing_key.returncode == 2 and not no_signing_key.stdout
+    assert "tokens are signed with the bridge key" in no_signing_key.stderr
+    for done_ in (done, no_key, no_provider_key, open_to_all, no_signing_key):
+        assert PROVIDER_KEY not in done_.stdout + done_.stderr
