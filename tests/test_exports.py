@@ -77,6 +77,7 @@ EXPECTED: dict[str, list[str]] = {
         "EventAdapter",
         "Interruption",
         "ProviderError",
+        "Received",
         "SessionEnded",
         "SessionResumed",
         "SessionStarted",
@@ -86,6 +87,7 @@ EXPECTED: dict[str, list[str]] = {
         "UserSpeechStopped",
         "UserTranscript",
         "event_to_log",
+        "receiving",
     ],
     "voiceadapters.commands": [
         "COMMAND_CAPABILITY",
