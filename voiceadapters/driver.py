@@ -21,8 +21,8 @@ connection (if the peer has not) and stops.
 
 Timestamps: around every input that comes from the provider's side (a
 message, the close, a timer, the opening), the driver sets the stamp
-(:class:`~voiceadapters.events.Received`: the loop's clock and the wall
-clock, read once per input) that the events the codec builds meanwhile take
+(:class:`~voiceadapters.events.Received`: :func:`time.monotonic` and the
+wall clock, read once per input) that the events the codec builds meanwhile take
 as their ``received``; the codec itself never reads a clock. The handshake's
 steps are timed too (:attr:`Driver.steps`).
 
@@ -130,7 +130,7 @@ class Driver:
         self._opened_at = 0.0
         self._secrets: tuple[Secret, ...] = ()  # of the WebSocket step
         #: The handshake's steps as they ran: ``(kind, started, finished)``
-        #: on the loop's clock, ``kind`` being ``"http"`` (a token request)
+        #: on :func:`time.monotonic`, ``kind`` being ``"http"`` (a token request)
         #: or ``"websocket"`` (the WebSocket opening).
         self.steps: list[tuple[str, float, float]] = []
 
@@ -153,10 +153,10 @@ class Driver:
             if step is None:
                 break
             step = self.limits.apply(step)
-            started = self._loop.time()
+            started = time.monotonic()
             if isinstance(step, HttpRequest):
                 await self._http_step(step)
-                self.steps.append(("http", started, self._loop.time()))
+                self.steps.append(("http", started, time.monotonic()))
                 continue
             self._secrets = (
                 *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
@@ -172,14 +172,14 @@ class Driver:
                     f"{codec.provider}: WebSocket {step.describe()} did not open "
                     f"within {step.open_timeout:g} s"
                 ) from None
-            now = self._loop.time()
-            self.steps.append(("websocket", started, now))
+            opened = time.monotonic()
+            self.steps.append(("websocket", started, opened))
             rx = _RECEIVING
-            previous, rx.stamp = rx.stamp, Received(now, time.time())
+            previous, rx.stamp = rx.stamp, Received(opened, time.time())
             try:
                 codec.connection_opened()
                 self._arm_watchdog(step.first_message_timeout, step.idle_timeout)
-                codec.handle_timer(now)
+                codec.handle_timer(self._loop.time())
                 self._drain_events()
             finally:
                 rx.stamp = previous
@@ -240,7 +240,7 @@ class Driver:
             return
         # The events this message produces were received now (module docstring).
         rx = _RECEIVING
-        previous, rx.stamp = rx.stamp, Received(self._loop.time(), time.time())
+        previous, rx.stamp = rx.stamp, Received(time.monotonic(), time.time())
         try:
             try:
                 codec.receive_frame(frame)
@@ -263,7 +263,7 @@ class Driver:
                 # which becomes session_ended.provider_reason: mask them.
                 reason = redact(reason, self._secrets)
             rx = _RECEIVING
-            previous, rx.stamp = rx.stamp, Received(self._loop.time(), time.time())
+            previous, rx.stamp = rx.stamp, Received(time.monotonic(), time.time())
             try:
                 try:
                     codec.receive_closed(code, reason)
@@ -495,7 +495,7 @@ class Driver:
             return
         now = self._loop.time()
         rx = _RECEIVING
-        previous, rx.stamp = rx.stamp, Received(now, time.time())
+        previous, rx.stamp = rx.stamp, Received(time.monotonic(), time.time())
         try:
             try:
                 codec.handle_timer(now)

@@ -76,10 +76,9 @@ _REPR_LIMIT = 500
 
 
 class Received(NamedTuple):
-    """When an event was received: ``monotonic`` is the event loop's clock
-    (``loop.time()``, :func:`time.monotonic` for asyncio's loops; the clock
-    of every duration in :mod:`voiceadapters.metrics`), ``wall`` the UNIX
-    time (:func:`time.time`) read at the same moment."""
+    """When an event was received: ``monotonic`` is :func:`time.monotonic`
+    (the clock of every duration in :mod:`voiceadapters.metrics`), ``wall``
+    the UNIX time (:func:`time.time`) read at the same moment."""
 
     monotonic: float
     wall: float
