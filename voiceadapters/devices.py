@@ -117,6 +117,8 @@ class WavFileInput:
     def __init__(self, path: str | Path, *, speed: float = 1.0, silence_after: float = 1.0):
         from .audio import read_wav
 
+        if not Path(path).is_file():
+            raise AudioDeviceError(f"cannot read input file {path}: no such file")
         try:
             self._pcm, self._format = read_wav(path)
         except OSError as exc:
