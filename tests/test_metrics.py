@@ -122,7 +122,7 @@ async def test_connect_time_by_step() -> None:
 @pytest.mark.network
 async def test_events_carry_when_the_driver_received_them() -> None:
     before = Received.now()
-    session, events = await _session("vatel", tone(0.4), response_delay=0.2)
+    _, events = await _session("vatel", tone(0.4), response_delay=0.2)
     after = Received.now()
     stamps = [e.received for _, e in events]
     assert all(before.monotonic <= s.monotonic <= after.monotonic for s in stamps)

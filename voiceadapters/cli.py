@@ -181,6 +181,7 @@ class _Printer:
             return
         data = event_to_log(event)
         data.pop("type")
+        data.pop("received")  # the line's own stamp says when
         detail = " ".join(f"{k}={_short(v)}" for k, v in data.items() if v is not None)
         if isinstance(event, AgentAudioDone):
             count, seconds = self._turn_audio.get(event.turn_id, [0, 0.0])

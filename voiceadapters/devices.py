@@ -122,7 +122,9 @@ class WavFileInput:
         try:
             self._pcm, self._format = read_wav(path)
         except OSError as exc:
-            raise AudioDeviceError(f"cannot read input file {path}: {exc.strerror or exc}") from None
+            raise AudioDeviceError(
+                f"cannot read input file {path}: {exc.strerror or exc}"
+            ) from None
         except (ValueError, VoiceAdaptersError) as exc:
             raise AudioDeviceError(f"input file {path} is not a 16-bit PCM WAV: {exc}") from None
         self.path = Path(path)
@@ -266,7 +268,9 @@ def _sounddevice() -> Any:
     try:
         import sounddevice  # type: ignore[import-untyped]
     except ImportError:
-        raise AudioDeviceError(f"the sounddevice package is not installed; {INSTALL_HINT}") from None
+        raise AudioDeviceError(
+            f"the sounddevice package is not installed; {INSTALL_HINT}"
+        ) from None
     except OSError as exc:  # sounddevice raises it when libportaudio cannot be loaded
         raise AudioDeviceError(
             f"sounddevice is installed but the PortAudio library is not ({exc}); install it "
@@ -316,7 +320,9 @@ class SoundDeviceInput:
             )
             self._stream.start()
         except sd.PortAudioError as exc:
-            raise AudioDeviceError(f"cannot open input device {info.get('name')!r}: {exc}") from None
+            raise AudioDeviceError(
+                f"cannot open input device {info.get('name')!r}: {exc}"
+            ) from None
 
     def _callback(self, indata: Any, frames: int, timing: Any, status: Any) -> None:
         # PortAudio's thread: hand the frame to the event loop.

@@ -93,7 +93,9 @@ async def talk(
         deadline = None if max_duration is None else loop.time() + max_duration
         while not stop.is_set():
             try:
-                event = await session.next_event(timeout=idle_timeout if input_done.is_set() else 0.25)
+                event = await session.next_event(
+                    timeout=idle_timeout if input_done.is_set() else 0.25
+                )
             except asyncio.TimeoutError:
                 if input_done.is_set():
                     return  # the file is done and the agent is quiet
