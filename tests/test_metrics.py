@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +218,44 @@ async def test_metrics_cost_nothing_to_read_before_anything_happened() -> None:
         assert metrics.turns == () and metrics.connect is not None
         await session.close()
     await asyncio.sleep(0)
+
+
+@pytest.mark.network
+def test_demo_prints_the_summary_and_writes_it_as_json(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voiceadapters",
+            "demo",
+            "vatel",
+            "--fast",
+            "--output-dir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "metrics.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "session metrics (vatel)" in out.stdout
+    assert "| turn-1 | user_speech_stopped |" in out.stdout
+    assert "received=" not in out.stdout, "event lines do not repeat the stamp"
+    data = json.loads((tmp_path / "metrics.json").read_text())
+    assert data["schema"] == "voiceadapters-metrics/1" and len(data["turns"]) == 1
+    assert data["connect"]["token_request_ms"] is not None
+    # The events file carries every event's stamp.
+    lines = (tmp_path / "demo-vatel-events.jsonl").read_text().splitlines()
+    assert all(set(json.loads(line)["received"]) == {"monotonic", "wall"} for line in lines)
+
+
+def test_response_delay_option_is_checked() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "voiceadapters", "demo", "--response-delay", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and "between 0 and 60 seconds" in out.stderr
