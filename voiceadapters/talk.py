@@ -74,6 +74,7 @@ async def talk(
         config, api_key=api_key, input_format=source.format, output_format=sink.format
     )
     input_done = asyncio.Event()
+    done_at = [0.0]  # when the input ended (loop clock)
 
     def say(text: str) -> None:
         print(text, file=out, flush=True)
@@ -85,23 +86,26 @@ async def talk(
                     break
                 await session.send_audio(frame)
         finally:
+            done_at[0] = asyncio.get_running_loop().time()
             input_done.set()
 
     async def events() -> None:
         turns = 0
         loop = asyncio.get_running_loop()
         deadline = None if max_duration is None else loop.time() + max_duration
+        last = loop.time()
         while not stop.is_set():
             try:
-                event = await session.next_event(
-                    timeout=idle_timeout if input_done.is_set() else 0.25
-                )
+                # Short waits, so that Ctrl-C (``stop``) is seen within 0.1 s.
+                event = await session.next_event(timeout=0.1)
             except asyncio.TimeoutError:
-                if input_done.is_set():
+                now = loop.time()
+                if input_done.is_set() and now - max(last, done_at[0]) >= idle_timeout:
                     return  # the file is done and the agent is quiet
-                if deadline is not None and loop.time() > deadline:
+                if deadline is not None and now > deadline:
                     return
                 continue
+            last = loop.time()
             if event is None:
                 return
             if isinstance(event, AgentAudio):
