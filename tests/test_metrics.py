@@ -21,8 +21,18 @@ import numpy as np
 import pytest
 
 import voiceadapters
-from voiceadapters.events import AgentAudio, Event, Received
-from voiceadapters.metrics import format_summary, voiced
+from voiceadapters.events import (
+    AgentAudio,
+    AgentAudioDone,
+    Event,
+    Interruption,
+    Received,
+    SessionStarted,
+    UserSpeechStopped,
+    receiving,
+)
+from voiceadapters.format import AudioFormat
+from voiceadapters.metrics import MetricsRecorder, format_summary, voiced
 from voiceadapters.runner import stream_recording
 from voiceadapters.simulator.agent import Agent
 from voiceadapters.testing import serve_simulator
@@ -259,3 +269,54 @@ def test_response_delay_option_is_checked() -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "between 0 and 60 seconds" in out.stderr
+
+
+def _at(t: float, event_type: type, **fields: object) -> Event:
+    with receiving(Received(t, 1_700_000_000 + t)):
+        return event_type(**fields)  # type: ignore[no-any-return]
+
+
+def _audio(t: float, turn: str | None) -> Event:
+    return _at(t, AgentAudio, pcm=bytes(640), format=AudioFormat(16000), turn_id=turn)
+
+
+def test_the_recorder_splits_turns_and_times_them_on_the_events_stamps() -> None:
+    rec = MetricsRecorder("p", track_input=False)
+    rec.connection([("http", 0.0, 0.1), ("websocket", 0.1, 0.15)])
+    rec.on_events([_at(0.2, SessionStarted)])
+    rec.on_events([_at(1.0, UserSpeechStopped)])
+    rec.on_events([_audio(1.25, "t1"), _audio(1.27, "t1")])
+    rec.on_events([_at(1.3, AgentAudioDone, turn_id="t1")])
+    rec.on_events([_at(2.0, UserSpeechStopped), _audio(2.5, "t2")])
+    rec.on_events([_at(2.6, Interruption, turn_id="t2")])
+    assert rec.watching is not None
+    rec.audio_read(AgentAudio(pcm=b"", format=AudioFormat(16000), turn_id="t2"))  # read late
+    rec.on_events([_audio(3.0, "t3")])  # a new turn: no end of speech since
+    assert rec.watching is None
+    m = rec.snapshot(resampler_input_ms=(0, 0), resampler_output_ms=(0, 0), audio={})
+    c = m.connect
+    assert c is not None
+    assert (c.token_request, c.websocket_open) == pytest.approx((0.1, 0.05))
+    assert c.session_started == pytest.approx(0.05) and c.total == pytest.approx(0.2)
+    t1, t2, t3 = m.turns
+    assert t1.response_latency == pytest.approx(0.25) and t1.duration == pytest.approx(0.05)
+    assert t1.audio_seconds == pytest.approx(0.04) and not t1.interrupted
+    assert t2.response_latency == pytest.approx(0.5) and t2.interrupted
+    assert t2.duration == pytest.approx(0.1)
+    assert t2.interruption_to_silence is not None and t2.interruption_to_silence > 0
+    assert t3.response_latency is None and t3.end_of_speech is None
+
+
+def test_without_speech_events_the_end_of_speech_is_the_last_voiced_input() -> None:
+    rec = MetricsRecorder("p", track_input=True)
+    rec.connection([])
+    rec.input_voiced(1.0)
+    rec.input_voiced(1.4)
+    rec.on_events([_audio(2.4, None), _audio(2.42, None)])
+    rec.on_events([_audio(2.6, None)])  # 0.18 s later: the same turn
+    rec.on_events([_audio(3.5, None)])  # 0.9 s later, no new speech: a new turn
+    rec.input_voiced(4.0)
+    rec.on_events([_audio(5.2, None)])
+    m = rec.snapshot(resampler_input_ms=(0, 0), resampler_output_ms=(0, 0), audio={})
+    assert [t.response_latency for t in m.turns] == pytest.approx([1.0, None, 1.2])  # type: ignore[list-item]
+    assert [t.end_of_speech for t in m.turns] == ["input_audio", None, "input_audio"]

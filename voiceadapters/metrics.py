@@ -71,9 +71,10 @@ __all__ = [
 #: The version of :meth:`SessionMetrics.to_dict`'s layout (``--json`` files).
 METRICS_SCHEMA = "voiceadapters-metrics/1"
 
-#: Agent audio arriving this long after the previous agent audio starts a
-#: new turn, for providers that never mark a turn's end (binary-pcm: no
-#: ``agent_audio_done``, no turn ids). The session's tail flush uses 0.2 s.
+#: Agent audio without a turn id arriving this long after the previous
+#: agent audio starts a new turn: for providers that never mark a turn's end
+#: (binary-pcm: no ``agent_audio_done``, no turn ids). The session's tail
+#: flush uses 0.2 s.
 TURN_GAP = 0.3
 
 #: ``bytes.translate`` deletes these high bytes of 16-bit little-endian
@@ -361,7 +362,7 @@ class MetricsRecorder:
                     self._new_turn
                     or turn is None
                     or event.turn_id != turn.turn_id
-                    or at - self._last_rx > TURN_GAP
+                    or (event.turn_id is None and at - self._last_rx > TURN_GAP)
                 ):
                     turn = self._start_turn(event, at)
                 turn.audio_bytes += len(event.pcm)
