@@ -304,7 +304,7 @@ class VatelSimulator(Simulator):
             return json_response(401, {"error": "invalid or expired session token"})
         scenario = self.scenario if self.scenario in AGENT_SCENARIOS else "echo"
         connection = VatelConnection(
-            Agent(WIRE_FORMAT, scenario=scenario, pace=self.pace),
+            Agent(WIRE_FORMAT, scenario=scenario, pace=self.pace, **self.agent_options()),
             grant=grant,
             faults=self.scenario,
             strict=self.strict,
