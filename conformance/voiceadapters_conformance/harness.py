@@ -29,7 +29,13 @@ from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.errors import SessionClosedError, VoiceAdaptersError
 from voiceadapters.events import Event, SessionEnded
 from voiceadapters.format import AudioFormat
-from voiceadapters.handshake import CloseFrame, HttpRequest, HttpResponse, WebSocketRequest
+from voiceadapters.handshake import (
+    CloseFrame,
+    HttpRequest,
+    HttpResponse,
+    MediaRequest,
+    WebSocketRequest,
+)
 from voiceadapters.pipeline import AudioPipeline
 from voiceadapters.provider import Provider
 from voiceadapters.secrets import Secret
@@ -44,7 +50,9 @@ CONFORMANCE_KEY = "sk-conformance-9f3b27c1-NEVER-RENDER"
 Predicate = Callable[[list[Event]], bool]
 
 
-def _secret_values(step: HttpRequest | WebSocketRequest) -> list[str]:
+def _secret_values(step: HttpRequest | WebSocketRequest | MediaRequest) -> list[str]:
+    if isinstance(step, MediaRequest):
+        return [step.token.reveal(), *(s.reveal() for s in step.redact)]
     values = []
     for _, value in (*step.headers, *step.query):
         if isinstance(value, Secret):
@@ -104,7 +112,7 @@ class Harness(ABC):
         self.secrets: set[str] = {api_key}
         #: Texts a user could see: reprs, log lines, exception messages.
         self.rendered: list[str] = []
-        self.handshake_steps: list[HttpRequest | WebSocketRequest] = []
+        self.handshake_steps: list[HttpRequest | WebSocketRequest | MediaRequest] = []
         self._log = _Capture()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -408,6 +416,12 @@ class NetworkHarness(Harness):
                 harness.secrets.update(_secret_values(request))
                 harness.rendered += [repr(request), str(request)]
                 return await super().websocket(request, provider=provider)
+
+            async def media(self, request: MediaRequest, *, provider: str) -> Any:
+                harness.handshake_steps.append(request)
+                harness.secrets.update(_secret_values(request))
+                harness.rendered += [repr(request), str(request)]
+                return await super().media(request, provider=provider)
 
         try:
             self.session = await connect(

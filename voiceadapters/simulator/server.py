@@ -5,7 +5,10 @@ The host is the simulator's only I/O: it turns aiohttp requests into
 :class:`SimRequest` values, runs each WebSocket connection's loop (receive,
 timers from the event loop's monotonic clock, drain and send) and executes
 :class:`~voiceadapters.handshake.CloseFrame` and
-:class:`~voiceadapters.simulator.base.DropConnection`.
+:class:`~voiceadapters.simulator.base.DropConnection`. It also runs the
+simulator's :meth:`~voiceadapters.simulator.base.Simulator.services` (a media
+room server, for a WebRTC transport) from :meth:`SimulatorServer.start` to
+:meth:`SimulatorServer.stop`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SimulatorServer:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._live: dict[SimulatorConnection, tuple[web.Request, web.WebSocketResponse]] = {}
+        self._services = contextlib.AsyncExitStack()
 
     @property
     def port(self) -> int:
@@ -64,12 +68,20 @@ class SimulatorServer:
         self._port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock)
         await site.start()
+        try:
+            for service in self.simulator.services():
+                await self._services.enter_async_context(service)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self, close_code: int = 1001) -> None:
-        """Close every open WebSocket with ``close_code`` (1001: going away), then stop."""
+        """Close every open WebSocket with ``close_code`` (1001: going away),
+        stop the simulator's services, then stop."""
         for _, ws in list(self._live.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=close_code, message=b"server shutdown")
+        await self._services.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
