@@ -287,17 +287,26 @@ async def serve_simulator(
     scenario: str | None = None,
     pace: float = 0.0,
     host: str = "127.0.0.1",
+    transport: str | None = None,
 ) -> AsyncIterator[tuple[SimulatorServer, str, Simulator]]:
     """Serve ``provider``'s simulator on ``host`` (any free port) for the
     duration of the block; yields ``(server, config_string, simulator)``.
 
     ``pace=0`` (the default here) sends agent audio as fast as possible, so
-    tests run faster than real time.
+    tests run faster than real time. ``transport`` picks the simulator of
+    one of the provider's transports (``None``: the default; a
+    ``provider+transport`` name works too).
     """
     from .registry import registry
     from .simulator.server import SimulatorServer
 
-    chosen = registry.get(provider) if isinstance(provider, str) else provider
-    simulator = chosen.make_simulator(api_key=api_key, scenario=scenario, pace=pace)
+    if isinstance(provider, str):
+        chosen, named = registry.get_target(provider)
+        transport = transport or named
+    else:
+        chosen = provider
+    simulator = chosen.make_transport_simulator(
+        transport, api_key=api_key, scenario=scenario, pace=pace
+    )
     async with SimulatorServer(simulator, host, 0) as server:
         yield server, chosen.simulator_config(host, server.port, simulator), simulator

@@ -103,9 +103,13 @@ class Harness(ABC):
 
     level: str
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
         self.provider = provider
         self.api_key = api_key
+        #: The provider's transport under test (``None``: its default).
+        self.transport = transport
         self.events: list[Event] = []
         self.app_format = AudioFormat(16000)
         #: Secret values seen on the way (key, tokens, revealed headers/query).
@@ -195,6 +199,13 @@ class Harness(ABC):
             except SessionClosedError:
                 return
 
+    @property
+    def media(self) -> bool:
+        """True when the session joined a media session (a
+        :class:`~voiceadapters.handshake.MediaRequest` step: WebRTC): audio
+        then crosses a lossy codec, and the end has no WebSocket close code."""
+        return any(isinstance(step, MediaRequest) for step in self.handshake_steps)
+
     def ended(self) -> SessionEnded | None:
         return next((e for e in self.events if isinstance(e, SessionEnded)), None)
 
@@ -207,7 +218,9 @@ class Harness(ABC):
         self.app_format = app_format or AudioFormat(16000)
         key = api_key or self.api_key
         self.secrets.add(key)
-        simulator = self.provider.make_simulator(api_key=self.api_key, scenario=scenario, pace=pace)
+        simulator = self.provider.make_transport_simulator(
+            self.transport, api_key=self.api_key, scenario=scenario, pace=pace
+        )
         return simulator, key
 
     def _config(self, simulator: Simulator, port: int, api_key: str) -> ProviderConfig:
@@ -233,8 +246,10 @@ class CodecHarness(Harness):
 
     level = "codec"
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
-        super().__init__(provider, api_key=api_key)
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
+        super().__init__(provider, api_key=api_key, transport=transport)
         self.pair: CodecPair | None = None
         self.codec: Codec | None = None
         self.pipeline: AudioPipeline | None = None
@@ -372,8 +387,10 @@ class NetworkHarness(Harness):
 
     level = "network"
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
-        super().__init__(provider, api_key=api_key)
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
+        super().__init__(provider, api_key=api_key, transport=transport)
         self._stack = contextlib.AsyncExitStack()
         self._server: Any = None
         self._sim: Simulator | None = None
@@ -531,9 +548,9 @@ class NetworkHarness(Harness):
         return self._sim
 
 
-def make_harness(level: str, provider: Provider) -> Harness:
+def make_harness(level: str, provider: Provider, *, transport: str | None = None) -> Harness:
     if level == "codec":
-        return CodecHarness(provider)
+        return CodecHarness(provider, transport=transport)
     if level == "network":
-        return NetworkHarness(provider)
+        return NetworkHarness(provider, transport=transport)
     raise ValueError(f"unknown level {level!r}; choose codec or network")

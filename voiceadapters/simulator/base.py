@@ -344,5 +344,10 @@ class Simulator(ABC):
         media room simulator for a WebRTC transport, say. The host
         (:class:`~voiceadapters.simulator.server.SimulatorServer`) enters each
         before it serves and leaves them, last first, when it stops; they
-        are the simulator's only I/O besides the host's. Default: none."""
+        are the simulator's only I/O besides the host's. A service that hosts
+        connections of its own (clients that reach the simulator through it)
+        also has ``hosts(conn) -> bool``, ``async inject(conn, frame)`` and
+        ``async drop(conn)``, which the host's fault injection
+        (:meth:`~voiceadapters.simulator.server.SimulatorServer.inject`,
+        ``drop``) hands such connections to. Default: none."""
         return []

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import socket
 from types import TracebackType
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -46,6 +47,7 @@ class SimulatorServer:
         self._runner: web.AppRunner | None = None
         self._live: dict[SimulatorConnection, tuple[web.Request, web.WebSocketResponse]] = {}
         self._services = contextlib.AsyncExitStack()
+        self._running: list[Any] = []
 
     @property
     def port(self) -> int:
@@ -71,6 +73,7 @@ class SimulatorServer:
         try:
             for service in self.simulator.services():
                 await self._services.enter_async_context(service)
+                self._running.append(service)
         except BaseException:
             await self.stop()
             raise
@@ -81,6 +84,7 @@ class SimulatorServer:
         for _, ws in list(self._live.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=close_code, message=b"server shutdown")
+        self._running.clear()
         await self._services.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -88,7 +92,13 @@ class SimulatorServer:
 
     async def inject(self, conn: SimulatorConnection, frame: str | bytes | CloseFrame) -> None:
         """Send ``frame`` to the client of ``conn`` now, bypassing the protocol
-        (fault injection for tests and conformance: malformed or unknown messages)."""
+        (fault injection for tests and conformance: malformed or unknown messages).
+        A connection one of the simulator's services hosts (a media room) is
+        handed to that service's ``inject(conn, frame)``."""
+        service = self._service_of(conn)
+        if service is not None:
+            await service.inject(conn, frame)
+            return
         _, ws = self._live[conn]
         if isinstance(frame, CloseFrame):
             await ws.close(code=frame.code, message=frame.reason.encode())
@@ -98,10 +108,26 @@ class SimulatorServer:
             await ws.send_bytes(frame)
 
     async def drop(self, conn: SimulatorConnection) -> None:
-        """Cut ``conn``'s TCP connection without a closing handshake (a lost network)."""
+        """Cut ``conn``'s TCP connection without a closing handshake (a lost
+        network); a service's connection: that service's ``drop(conn)``."""
+        service = self._service_of(conn)
+        if service is not None:
+            await service.drop(conn)
+            return
         request, _ = self._live[conn]
         if request.transport is not None:
             request.transport.abort()
+
+    def _service_of(self, conn: SimulatorConnection) -> Any:
+        """The running service that hosts ``conn`` (one with
+        ``hosts(conn) -> bool``, ``inject`` and ``drop``), if any."""
+        if conn in self._live:
+            return None
+        for service in self._running:
+            hosts = getattr(service, "hosts", None)
+            if hosts is not None and hosts(conn):
+                return service
+        return None
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()

@@ -226,6 +226,11 @@ PING_TIMEOUT = 20.0
 #: LiveKit signalling URL when the credential names none (the JS SDK's
 #: ``WebRTCSession``: ``Room.connect(url || "wss://sip.vatel.ai", …)``, §11).
 DEFAULT_WEBRTC_URL = "wss://sip.vatel.ai"
+#: Opus bitrate of the published microphone (bit/s). libwebrtc's default for
+#: a voice track (32 kbit/s) may pick Opus' SILK mode, which keeps speech
+#: intelligible but not its waveform; 64 kbit/s keeps the waveform (the
+#: echo's cross-correlation, docs *Vatel over WebRTC*).
+MIC_BITRATE = 64000
 #: Track audio above this peak (of 32767; about -54 dBFS) is agent speech.
 TRACK_SPEECH_PEAK = 64
 #: Seconds of track audio at or below that peak that end the agent's speech.
@@ -339,7 +344,7 @@ class VatelCodec(Codec):
                 connector=LiveKitConnector(self.provider),
                 input_format=WIRE_FORMAT,
                 output_format=WIRE_FORMAT,
-                options=(("topic", m.WEBRTC_TOPIC),),
+                options=(("topic", m.WEBRTC_TOPIC), ("max_bitrate", str(MIC_BITRATE))),
                 open_timeout=self.options.timeout,
                 first_message_timeout=self.options.timeout,
             )

@@ -24,8 +24,12 @@ wire spec §11; livekit Python SDK 1.2: ``rtc.Room.connect``,
   reason, with code ``None`` (no WebSocket close code exists here); the
   agent's audio track being unsubscribed or the agent leaving the room is
   reported as ``AGENT_LEFT`` after the connector leaves the room itself (the
-  JS SDK disconnects in that case too); a close the client asked for is
-  code 1000, ``CLIENT_INITIATED``.
+  JS SDK disconnects in that case too); a lost connection (the SDK's
+  ``reconnecting``) is reported at once as ``SIGNAL_LOST`` and the connector
+  leaves, so that the session's own reconnect (a fresh credential and room,
+  :mod:`voiceadapters.reconnect`) recovers it, as for a WebSocket, instead of
+  the SDK's resume; a close the client asked for is code 1000,
+  ``CLIENT_INITIATED``.
 
 The livekit package is imported when a session joins, never when the plugin
 loads; without it, joining raises :class:`~voiceadapters.errors.ConfigError`
@@ -53,6 +57,7 @@ __all__ = [
     "AGENT_LEFT",
     "CLIENT_INITIATED",
     "INSTALL_HINT",
+    "SIGNAL_LOST",
     "LiveKitConnection",
     "LiveKitConnector",
     "require_livekit",
@@ -63,8 +68,14 @@ log = logging.getLogger("voiceadapters.vatel.webrtc")
 INSTALL_HINT = "pip install 'voiceadapters-vatel[webrtc]'"
 #: Close reasons this connector reports besides the SDK's ``DisconnectReason`` names.
 AGENT_LEFT = "AGENT_LEFT"
+#: The connection to the room was lost (the SDK began to reconnect).
+SIGNAL_LOST = "SIGNAL_LOST"
 CLIENT_INITIATED = "CLIENT_INITIATED"
 
+#: Longest wait, on close, for the microphone's queued audio to play out, and
+#: the time then left for the last packets to arrive.
+DRAIN_TIMEOUT = 2.0
+DRAIN_SLACK = 0.2
 #: Longest wait after publishing the microphone for the agent to subscribe to it.
 SUBSCRIBE_WAIT = 3.0
 
@@ -122,6 +133,7 @@ class LiveKitConnection(Connection):
         self._pending: deque[tuple[str, Any]] = deque()
         self._frames: asyncio.Queue[Frame | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._texts: deque[asyncio.Task[str | None]] = deque()
         self._agent: str | None = None  # identity of the participant whose audio we play
         self._closed = False
         self._close_code: int | None = None
@@ -140,6 +152,7 @@ class LiveKitConnection(Connection):
         room.on("track_unsubscribed", self._on_track_unsubscribed)
         room.on("participant_disconnected", self._on_participant_disconnected)
         room.on("disconnected", self._on_disconnected)
+        room.on("reconnecting", self._on_reconnecting)
         options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=request.open_timeout)
         token = request.token.reveal()
         try:
@@ -157,6 +170,9 @@ class LiveKitConnection(Connection):
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._source)
         # dtx off, as Vatel's JS WebRTCSession publishes its microphone.
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=False)
+        bitrate = int(request.option("max_bitrate", "0") or 0)
+        if bitrate:
+            options.audio_encoding.max_bitrate = bitrate
         subscribed = asyncio.Event()
         room.on("local_track_subscribed", lambda *_: subscribed.set())
         await room.local_participant.publish_track(track, options)
@@ -198,15 +214,28 @@ class LiveKitConnection(Connection):
             receiver.connection_closed(*value)
 
     def _on_text_stream(self, reader: Any, participant_identity: str) -> None:
-        self._spawn(self._read_text(reader))
+        # Streams are read concurrently but delivered in the order they
+        # opened: one message per stream, and the protocol's order matters
+        # (interim text before final).
+        read = self._loop.create_task(self._read_text(reader))
+        self._texts.append(read)
+        if len(self._texts) == 1:
+            self._spawn(self._deliver_texts())
 
-    async def _read_text(self, reader: Any) -> None:
+    async def _read_text(self, reader: Any) -> str | None:
         try:
-            text = await reader.read_all()
-        except Exception as exc:
+            text: str = await reader.read_all()
+        except Exception as exc:  # a broken stream is the peer's fault
             log.warning("%s: a text stream failed: %s", self._provider, type(exc).__name__)
-            return
-        self._deliver("frame", text)
+            return None
+        return text
+
+    async def _deliver_texts(self) -> None:
+        while self._texts:
+            text = await self._texts[0]
+            self._texts.popleft()
+            if text is not None:
+                self._deliver("frame", text)
 
     def _on_track_subscribed(self, track: Any, publication: Any, participant: Any) -> None:
         if track.kind != self._rtc.TrackKind.KIND_AUDIO or self._agent is not None:
@@ -231,6 +260,12 @@ class LiveKitConnection(Connection):
     def _on_participant_disconnected(self, participant: Any) -> None:
         if participant.identity == self._agent or self._agent is None:
             self._spawn(self._leave(None, AGENT_LEFT))
+
+    def _on_reconnecting(self) -> None:
+        # The SDK lost its signalling (or media) and starts its own resume.
+        # The session's reconnect owns recovery, as for a WebSocket (a fresh
+        # credential, a fresh room): report the loss now and leave.
+        self._spawn(self._leave(None, SIGNAL_LOST))
 
     def _on_disconnected(self, reason: Any) -> None:
         try:
@@ -259,7 +294,7 @@ class LiveKitConnection(Connection):
 
     async def _stop_tasks(self) -> None:
         current = asyncio.current_task()
-        tasks = [t for t in self._tasks if t is not current]
+        tasks = [t for t in (*self._tasks, *self._texts) if t is not current]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -307,6 +342,14 @@ class LiveKitConnection(Connection):
         return frame
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Leave the room, after the microphone audio already captured has
+        been played out (bounded by :data:`DRAIN_TIMEOUT`): a WebSocket
+        delivers what was sent before its close, and so does this."""
+        if not self._closed and self._source is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._source.wait_for_playout(), DRAIN_TIMEOUT)
+                # What was played out is still on its way (one jitter buffer).
+                await asyncio.sleep(DRAIN_SLACK)
         await self._leave(1000, CLIENT_INITIATED)
         if self._source is not None:
             with contextlib.suppress(Exception):

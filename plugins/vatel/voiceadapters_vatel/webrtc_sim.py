@@ -151,6 +151,14 @@ class VatelRoomAgent:
                 self._flush()
 
 
+def _leave_reason(code: int) -> int:
+    from livekit.protocol import models
+
+    if code in (1001, 1012):
+        return int(models.SERVER_SHUTDOWN)
+    return int(models.ROOM_DELETED)
+
+
 class RoomService:
     """Runs the room server of ``simulator`` while its host serves
     (an async context manager, from :meth:`VatelSimulator.services`)."""
@@ -166,6 +174,40 @@ class RoomService:
         self.server = server
         self.simulator.room_server = server
         return server
+
+    def _agent_of(self, conn: Any) -> VatelRoomAgent | None:
+        server = self.server
+        if server is None:
+            return None
+        for room in server.rooms:
+            agent = room.agent
+            if isinstance(agent, VatelRoomAgent) and agent.connection is conn:
+                return agent
+        return None
+
+    def hosts(self, conn: Any) -> bool:
+        """Whether ``conn`` is the session of one of this service's rooms."""
+        return self._agent_of(conn) is not None
+
+    async def inject(self, conn: Any, frame: str | bytes | CloseFrame) -> None:
+        """Fault injection: a message goes to the client as one text stream
+        as it is (bytes decoded as UTF-8); a close frame closes the room
+        (``Leave`` with ``SERVER_SHUTDOWN`` for 1001/1012, else ``ROOM_DELETED``)."""
+        agent = self._agent_of(conn)
+        room = agent.room if agent is not None else None
+        if room is None:
+            return
+        if isinstance(frame, CloseFrame):
+            room.close(_leave_reason(frame.code))
+        else:
+            text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+            room.send_text(text)
+
+    async def drop(self, conn: Any) -> None:
+        """Cut the room's signalling and media without a ``Leave``."""
+        agent = self._agent_of(conn)
+        if agent is not None and agent.room is not None:
+            agent.room.drop()
 
     async def __aexit__(self, *exc: Any) -> None:
         server, self.server = self.server, None
