@@ -247,7 +247,7 @@ class MediaConnector(Protocol):
     :class:`~voiceadapters.errors.ConfigError` when its library is missing.
     """
 
-    #: What the stack is, for messages (``"livekit"``).
+    #: What the stack is (the WebRTC library it wraps), for messages.
     name: str
 
     async def join(self, request: MediaRequest) -> object: ...

@@ -151,7 +151,7 @@ class Registry:
         return sorted(names)
 
     def get_target(self, target: str) -> tuple[Provider, str | None]:
-        """A ``provider[+transport]`` target (``vatel``, ``vatel+webrtc``):
+        """A ``provider[+transport]`` target (``name``, ``name+webrtc``):
         the provider (as :meth:`get`) and the transport named, or ``None``.
         Raises :class:`~voiceadapters.errors.ConfigError` for a transport the
         provider does not list."""

@@ -48,7 +48,7 @@ def register_cli(subparsers: Any) -> None:
         "conformance", help="run the conformance suite against a provider plugin"
     )
     p.add_argument(
-        "provider", metavar="PROVIDER", help="a provider, or provider+transport (vatel+webrtc)"
+        "provider", metavar="PROVIDER", help="a provider, or provider+transport (name+webrtc)"
     )
     p.add_argument("--level", choices=[*LEVELS, "all"], default="all")
     p.add_argument("--report", metavar="FILE", help="write a JSON report")

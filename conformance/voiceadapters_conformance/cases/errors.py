@@ -64,8 +64,8 @@ async def fatal_close(h: Harness, ctx: CaseContext) -> None:
     await h.open("echo", reconnect=False)
     if h.media:
         ctx.unsupported(
-            "a media session has no close codes (a LiveKit room ends with a Leave and "
-            "a DisconnectReason); 9.2 covers the server ending it"
+            "a media session has no close codes (a WebRTC room ends with a leave message and "
+            "a reason); 9.2 covers the server ending it"
         )
     ctx.check(await h.wait_for(_started, 10), "no session_started")
     await h.inject(CloseFrame(1011, "internal error"))
