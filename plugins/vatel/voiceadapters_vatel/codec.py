@@ -117,9 +117,10 @@ The same codec, with the transport ``webrtc``:
    ``url`` (the LiveKit signalling URL), else ``wss://sip.vatel.ai`` as the
    JS SDK's ``WebRTCSession``; ``room`` and ``identity`` are kept for
    :attr:`VatelCodec.room` / :attr:`VatelCodec.identity`. A credential that
-   is not shaped like a JWT (three base64url parts) is refused with
-   ``TokenRequestError(status=200)`` before it reaches the SDK (livekit
-   1.2.1 aborts the process on a malformed token).
+   is not shaped like a JWT (three base64url parts) cannot be a LiveKit
+   access token: it is refused with ``TokenRequestError(status=200)``, which
+   names the token response, rather than sent to the signalling server to
+   come back as a 401; a ``url`` that is not ``ws://``/``wss://`` likewise.
 3. The second step is a :class:`~voiceadapters.handshake.MediaRequest` that
    :class:`~voiceadapters_vatel.webrtc.LiveKitConnector` joins: microphone
    published at 24 kHz, the agent's track read at 24 kHz, messages as text

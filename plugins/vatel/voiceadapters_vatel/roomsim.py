@@ -7,9 +7,9 @@ No LiveKit server installs from the allowed package registries, so this
 module plays one, on loopback: signalling over a WebSocket with the
 ``livekit-protocol`` protobufs, media and data channels over one aiortc
 ``RTCPeerConnection`` per room. What it implements, measured against the SDK
-(livekit 1.2.1, protocol 18; the account in the project's notes on the LiveKit
-room protocol, and livekit/rust-sdks ``signal_client/``,
-``rtc_engine/rtc_session.rs``, ``room/mod.rs``):
+(livekit 1.2.1, protocol 18; its sources: livekit/rust-sdks
+``livekit-api/src/signal_client/``, ``livekit/src/rtc_engine/rtc_session.rs``,
+``livekit/src/room/mod.rs``):
 
 * ``GET /rtc/v1?join_request=…`` with ``Authorization: Bearer <room JWT>``:
   the URL-safe base64 of a (gzip) ``WrappedJoinRequest`` whose
@@ -42,8 +42,8 @@ room protocol, and livekit/rust-sdks ``signal_client/``,
 Left out (the SDK does not need them for one client and one agent): more than
 two participants, simulcast and video, TURN/STUN, the two-peer-connection
 ``/rtc`` protocol (``/rtc`` answers 404 so the SDK stays on ``/rtc/v1``),
-resuming a session (``reconnect=1`` joins are refused with 401: the SDK then
-reports the disconnection), speaker and connection-quality updates, RPC, byte
+resuming a session (a join that asks to resume — ``reconnect=1`` in the
+query or ``JoinRequest.reconnect`` — is refused with 401), speaker and connection-quality updates, RPC, byte
 streams, data tracks, end-to-end encryption and token refresh.
 
 ICE: aioice does not gather candidates on 127.0.0.1, so media flows over the
@@ -658,10 +658,17 @@ class RoomServer:
             self.refused.append("resume")
             return web.Response(status=401, text="could not resume: the room is gone")
         try:
-            offer = _join_offer(request.query.get("join_request", ""))
+            join = _join_request(request.query.get("join_request", ""))
         except ValueError as exc:
             self.refused.append(str(exc))
             return web.Response(status=400, text=str(exc))
+        if join.reconnect:
+            self.refused.append("resume")
+            return web.Response(status=401, text="could not resume: the room is gone")
+        if not join.HasField("publisher_offer"):
+            self.refused.append("no publisher offer")
+            return web.Response(status=400, text="join_request has no publisher offer")
+        offer = join.publisher_offer
         video = claims.get("video")
         grant: dict[str, Any] = video if isinstance(video, dict) else {}
         ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024)
@@ -710,8 +717,8 @@ def _rewrite_msid(sdp: str, mids: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _join_offer(encoded: str) -> lkr.SessionDescription:
-    """The publisher offer inside the ``join_request`` query parameter."""
+def _join_request(encoded: str) -> lkr.JoinRequest:
+    """The ``JoinRequest`` inside the ``join_request`` query parameter."""
     if not encoded:
         raise ValueError("missing join_request (this simulator speaks /rtc/v1 only)")
     try:
@@ -719,9 +726,6 @@ def _join_offer(encoded: str) -> lkr.SessionDescription:
         data = wrapped.join_request
         if wrapped.compression == lkr.WrappedJoinRequest.GZIP:
             data = gzip.decompress(data)
-        join = lkr.JoinRequest.FromString(data)
-    except Exception as exc:
+        return lkr.JoinRequest.FromString(data)
+    except Exception as exc:  # a client's garbage
         raise ValueError(f"unreadable join_request ({type(exc).__name__})") from None
-    if not join.HasField("publisher_offer"):
-        raise ValueError("join_request has no publisher offer")
-    return join.publisher_offer
