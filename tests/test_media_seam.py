@@ -237,3 +237,79 @@ def test_limits_apply_to_a_media_step() -> None:
 async def test_a_websocket_connection_has_no_track() -> None:
     with pytest.raises(TransportClosed, match="no media track"):
         await LoopConnection.__mro__[1].send_audio(LoopConnection(), b"\x00\x00")
+
+
+# -- simulators of a media transport: services beside the host ---------------------------
+
+
+class _Service:
+    """A server a simulator runs beside its host, hosting one connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.log: list[Any] = []
+
+    async def __aenter__(self) -> _Service:
+        self.log.append("start")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.log.append("stop")
+
+    def hosts(self, conn: Any) -> bool:
+        return conn is self.conn
+
+    async def inject(self, conn: Any, frame: Any) -> None:
+        self.log.append(("inject", frame))
+
+    async def drop(self, conn: Any) -> None:
+        self.log.append("drop")
+
+
+async def test_the_host_runs_a_simulators_services_and_hands_them_their_connections() -> None:
+    from voiceadapters.handshake import CloseFrame
+    from voiceadapters.simulator.base import SimRequest, Simulator
+    from voiceadapters.simulator.server import SimulatorServer
+
+    hosted = object()
+    service = _Service(hosted)
+
+    class Serviced(Simulator):
+        def handle_http(self, request: SimRequest, now: float) -> HttpResponse:
+            return HttpResponse(404)
+
+        def open_websocket(self, request: SimRequest, now: float) -> HttpResponse:
+            return HttpResponse(404)
+
+        def services(self) -> list[Any]:
+            return [service]
+
+    async with SimulatorServer(Serviced()) as server:
+        assert service.log == ["start"]
+        await server.inject(hosted, "hello")  # type: ignore[arg-type]
+        await server.inject(hosted, CloseFrame(1001))  # type: ignore[arg-type]
+        await server.drop(hosted)  # type: ignore[arg-type]
+    assert service.log == [
+        "start",
+        ("inject", "hello"),
+        ("inject", CloseFrame(1001)),
+        "drop",
+        "stop",
+    ]
+
+
+def test_provider_plus_transport_targets() -> None:
+    from voiceadapters.errors import ConfigError
+    from voiceadapters.registry import registry
+
+    provider, transport = registry.get_target("example")
+    assert transport is None and provider.name == "example"
+    assert registry.get_target(f"example+{provider.transports[0].upper()}") == (
+        provider,
+        provider.transports[0],
+    )
+    with pytest.raises(ConfigError, match="transport 'carrier' is not supported"):
+        registry.get_target("example+carrier")
+    with pytest.raises(ConfigError, match="transport 'carrier' is not supported"):
+        provider.make_transport_simulator("carrier", api_key="k")
+    assert provider.make_transport_simulator(provider.transports[0], api_key="k") is not None

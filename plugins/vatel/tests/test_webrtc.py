@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -448,13 +450,23 @@ async def test_echo_of_real_speech_keeps_its_envelope() -> None:
 
 
 @pytest.mark.network
-async def test_the_legacy_credential_shape_joins() -> None:
-    sim = VatelSimulator(KEY, pace=0.0, transport="webrtc", webrtc_credentials="legacy")
-    async with _serve(sim) as (_, config):
-        async with await voiceadapters.connect(config, api_key=KEY) as session:
-            event = await session.next_event(timeout=10)
-            assert isinstance(event, SessionStarted)
-        assert session.ended is not None and session.ended.reason == "client_closed"
+@pytest.mark.parametrize("shape", ["legacy", "current"])
+async def test_both_credential_shapes_join_and_no_secret_is_logged(
+    shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every log record of the session, DEBUG included and the livekit SDK's
+    and aiortc's too, holds neither the API key nor a token."""
+    sim = VatelSimulator(KEY, pace=0.0, transport="webrtc", webrtc_credentials=shape)
+    with caplog.at_level(logging.DEBUG):
+        async with _serve(sim) as (_, config):
+            async with await voiceadapters.connect(config, api_key=KEY) as session:
+                event = await session.next_event(timeout=10)
+                assert isinstance(event, SessionStarted)
+            assert session.ended is not None and session.ended.reason == "client_closed"
+    assert len(caplog.records) > 10
+    assert KEY not in caplog.text
+    assert not any(token in caplog.text for token in sim.grants)
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", caplog.text)  # no JWT
 
 
 @pytest.mark.network
