@@ -540,3 +540,21 @@ async def test_the_agent_ending_the_session_is_completed() -> None:
 
 def make_tone_speech() -> bytes:
     return _tone(1.0) + bytes(FMT.bytes_for(1.2))
+
+
+def test_interruption_in_a_pause_names_and_fences_the_turn() -> None:
+    codec, _ = _joined()
+    codec.receive_frame(_msg("response_text", turn_id="t-1", text="First part", is_final=True))
+    codec.receive_track_audio(_tone(0.02))
+    for _ in range(int(TRACK_HANGOVER / 0.02)):
+        codec.receive_track_audio(bytes(960))  # a pause: the speech segment ends
+    codec.events_received()
+    codec.receive_frame(_msg("interruption"))
+    (interruption,) = codec.events_received()
+    assert isinstance(interruption, Interruption) and interruption.turn_id == "t-1"
+    codec.receive_track_audio(_tone(0.02))  # the turn's audio resuming: fenced
+    assert codec.events_received() == []
+    codec.receive_frame(_msg("response_text", turn_id="t-2", text="Yes?", is_final=True))
+    codec.receive_track_audio(_tone(0.02))  # the next turn follows at once
+    events = codec.events_received()
+    assert [(type(e), e.turn_id) for e in events] == [(AgentText, "t-2"), (AgentAudio, "t-2")]

@@ -138,9 +138,10 @@ audio itself: a chunk with a sample above :data:`TRACK_SPEECH_PEAK` starts the
 agent's speech, which is emitted as ``agent_audio`` with the turn id of the
 latest ``response_text``; :data:`TRACK_HANGOVER` seconds of samples at or
 below that level end it with ``agent_audio_done`` (the silence before speech
-is not emitted; the hangover's silence is). ``interruption`` fences the turn
-being spoken: its remaining audio is dropped until the track is quiet again,
-and no ``agent_audio_done`` follows it.
+is not emitted; the hangover's silence is). ``interruption`` names the turn
+being spoken (in a pause of it: the last turn heard, unless a newer turn's
+text arrived since) and fences it: its remaining audio, and any that resumes
+for it, is dropped, and no ``agent_audio_done`` follows it.
 
 The end. ``session_ended`` ends the session as ``completed``. Otherwise the
 room's end, reported by the connector as a LiveKit ``DisconnectReason`` name
@@ -544,9 +545,14 @@ class VatelCodec(Codec):
 
     def _on_interruption(self, data: dict[str, Any]) -> None:
         if self.webrtc:
-            turn_id = self._track_turn if self._track_speaking else None
-            if self._track_speaking:
-                self._track_fenced = True
+            # The turn being spoken — or, in a pause of it, the last one heard,
+            # unless a newer turn's text came since.
+            turn_id = self._track_turn
+            if not self._track_speaking and turn_id != self._last_text_turn:
+                turn_id = None
+            if turn_id is not None:
+                self._fenced.add(turn_id)
+                self._track_fenced = self._track_speaking
             self._emit(Interruption(turn_id=turn_id))
             return
         turn_id = self._audio_turn
@@ -605,10 +611,15 @@ class VatelCodec(Codec):
         loud = int(np.abs(samples.astype(np.int32)).max()) > TRACK_SPEECH_PEAK
         if loud:
             self._track_quiet = 0
-            if not self._track_speaking:
+            if not self._track_speaking or (
+                self._track_fenced and self._last_text_turn != self._track_turn
+            ):
+                # Speech starts (or a new turn follows a fenced one at once).
                 self._track_speaking = True
-                self._track_fenced = False
                 self._track_turn = self._last_text_turn
+                self._track_fenced = (
+                    self._track_turn is not None and self._track_turn in self._fenced
+                )
         elif not self._track_speaking:
             return  # silence between utterances
         else:

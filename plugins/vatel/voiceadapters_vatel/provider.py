@@ -161,7 +161,8 @@ class VatelProvider(Provider):
 
     name: ClassVar[str] = "vatel"
     description: ClassVar[str] = (
-        "Vatel voice agents: session token over REST, JSON + base64 PCM 24 kHz over WebSocket"
+        "Vatel voice agents: session token over REST, JSON + base64 PCM 24 kHz over WebSocket "
+        "(or a LiveKit room over WebRTC)"
     )
     transports: ClassVar[tuple[str, ...]] = ("websocket", "webrtc")
     default_host: ClassVar[str] = DEFAULT_HOST
