@@ -53,8 +53,9 @@ A machine whose only interface is loopback cannot run this simulator.
 What sits behind the room is a :class:`RoomAgent`: it receives the user's
 audio (PCM16 mono at :attr:`RoomAgent.sample_rate`) and text streams and
 speaks through :class:`Room` (``play``, ``send_text``, ``agent_leave``,
-``close``). Versions: written against aiortc 1.16, livekit-protocol 1.1.29
-and the livekit SDK 1.2.1 (pinned in the ``webrtc-sim`` extra).
+``close``). Versions: written against aiortc 1.16 (1.15 on Python 3.10),
+livekit-protocol 1.1.29 and the livekit SDK 1.2.1 (pinned in the
+``webrtc-sim`` extra).
 """
 
 from __future__ import annotations
@@ -86,8 +87,13 @@ from aiortc.sdp import candidate_from_sdp
 from livekit.protocol import models as lkm
 from livekit.protocol import rtc as lkr
 
+from voiceadapters.simulator.base import CONNECTION_LIMIT, MESSAGE_LIMIT
+from voiceadapters.simulator.records import RecentList
+
 __all__ = [
     "AGENT_IDENTITY",
+    "MAX_OPEN_STREAMS",
+    "MAX_STREAM_BYTES",
     "Room",
     "RoomAgent",
     "RoomServer",
@@ -103,6 +109,9 @@ AGENT_SID = "PA_agent"
 AGENT_TRACK_SID = "TR_agent"
 #: 20 ms frames on the agent track.
 FRAME_MS = 20
+#: Bounds of the text streams being received from one client.
+MAX_OPEN_STREAMS = 64
+MAX_STREAM_BYTES = 1 << 20
 
 
 # -- room tokens (HS256 JWT, as LiveKit's AccessToken) ------------------------
@@ -276,13 +285,15 @@ class Room:
         self._channel: Any = None
         self._joined = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Text streams being received: bounded in number and size (a client
+        # that never sends trailers must not grow this without end).
         self._incoming: dict[str, dict[str, Any]] = {}
         self.closed = asyncio.Event()
-        #: Text streams received from the client, as ``(topic, text)``.
-        self.received_texts: list[tuple[str, str]] = []
-        #: Microphone audio received, PCM16 mono at the agent's rate.
-        self.received_audio = bytearray()
-        self.published: list[str] = []
+        #: Text streams received from the client, as ``(topic, text)``: the
+        #: most recent :data:`~voiceadapters.simulator.base.MESSAGE_LIMIT`.
+        self.received_texts: RecentList[tuple[str, str]] = RecentList(MESSAGE_LIMIT)
+        #: The client's published track sids (its microphone), the latest last.
+        self.published: RecentList[str] = RecentList(16)
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
 
@@ -426,7 +437,6 @@ class Room:
                 )
             pcm = _to_mono(frame, resampler)  # type: ignore[arg-type]
             if pcm:
-                self.received_audio += pcm
                 self.agent.user_audio(pcm)
 
     def _on_data(self, message: Any) -> None:
@@ -439,6 +449,8 @@ class Room:
         kind = packet.WhichOneof("value")
         if kind == "stream_header":
             header = packet.stream_header
+            if len(self._incoming) >= MAX_OPEN_STREAMS:
+                self._incoming.pop(next(iter(self._incoming)))  # the oldest
             self._incoming[header.stream_id] = {
                 "topic": header.topic,
                 "deflate": header.compression == lkm.DataStream.DEFLATE_RAW,
@@ -448,6 +460,10 @@ class Room:
         elif kind == "stream_chunk":
             stream = self._incoming.get(packet.stream_chunk.stream_id)
             if stream is not None:
+                stream["size"] = stream.get("size", 0) + len(packet.stream_chunk.content)
+                if stream["size"] > MAX_STREAM_BYTES:
+                    self._incoming.pop(packet.stream_chunk.stream_id)  # too big: dropped
+                    return
                 stream["chunks"][packet.stream_chunk.chunk_index] = packet.stream_chunk.content
         elif kind == "stream_trailer":
             stream = self._incoming.pop(packet.stream_trailer.stream_id, None)
@@ -455,7 +471,11 @@ class Room:
                 return
             data = stream["inline"] + b"".join(v for _, v in sorted(stream["chunks"].items()))
             if stream["deflate"]:
-                data = zlib.decompress(data, wbits=-15)
+                inflater = zlib.decompressobj(wbits=-15)
+                try:
+                    data = inflater.decompress(data, MAX_STREAM_BYTES)
+                except zlib.error:
+                    return
             text = data.decode("utf-8", errors="replace")
             self.received_texts.append((stream["topic"], text))
             self.agent.user_text(stream["topic"], text)
@@ -570,7 +590,8 @@ class RoomServer:
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        self.rooms: list[Room] = []
+        #: The rooms joined, the most recent :data:`~voiceadapters.simulator.base.CONNECTION_LIMIT`.
+        self.rooms: RecentList[Room] = RecentList(CONNECTION_LIMIT)
         #: Why joins were refused, in order (a token's fault, a resume).
         self.refused: list[str] = []
 
