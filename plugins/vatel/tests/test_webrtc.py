@@ -274,6 +274,23 @@ asyncio.run(main())
     assert INSTALL_HINT in done.stdout
 
 
+def test_the_room_simulator_without_its_extra_names_it(tmp_path: Any) -> None:
+    """``voiceadapters demo vatel+webrtc`` without aiortc: a one-line error
+    naming the ``webrtc-sim`` extra, exit status 2, no traceback."""
+    script = f"""
+import sys
+sys.modules["aiortc"] = None  # the import fails, as without the package
+from voiceadapters.cli import main
+sys.exit(main(["demo", "vatel+webrtc", "--fast", "--output-dir", {str(tmp_path)!r}]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "pip install 'voiceadapters-vatel[webrtc-sim]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # -- the simulator's token endpoint ---------------------------------------------------
 
 

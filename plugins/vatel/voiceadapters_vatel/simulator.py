@@ -257,11 +257,19 @@ class VatelSimulator(Simulator):
     def services(self) -> list[Any]:
         """With ``transport="webrtc"``: the LiveKit room simulator
         (:class:`~voiceadapters_vatel.webrtc_sim.RoomService`), which needs
-        the ``webrtc-sim`` extra (aiortc, livekit-protocol)."""
+        the ``webrtc-sim`` extra (aiortc, livekit-protocol); without it,
+        :class:`~voiceadapters.errors.ConfigError` names the extra."""
         if self.transport != "webrtc":
             return []
-        from .webrtc_sim import RoomService
+        try:
+            from .webrtc_sim import RoomService
+        except ImportError as exc:
+            from voiceadapters.errors import ConfigError
 
+            raise ConfigError(
+                "the vatel+webrtc simulator needs aiortc, livekit-protocol and livekit: "
+                f"pip install 'voiceadapters-vatel[webrtc-sim]' ({exc})"
+            ) from None
         return [RoomService(self)]
 
     def room_agent(self, claims: dict[str, Any]) -> Any:
