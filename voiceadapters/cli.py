@@ -112,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider)
+    provider, transport = registry.get_target(args.provider)
     if args.scenario and args.scenario not in provider.scenarios:
         return _fail(
             f"{provider.name} has no scenario {args.scenario!r}; "
@@ -130,7 +130,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        simulator = provider.make_simulator(api_key=key, scenario=args.scenario, pace=args.pace)
+        simulator = provider.make_transport_simulator(
+            transport, api_key=key, scenario=args.scenario, pace=args.pace
+        )
         simulator.response_delay = args.response_delay
         async with SimulatorServer(simulator, args.host, args.port) as server:
             print(provider.simulator_config(args.host, server.port, simulator), flush=True)
@@ -264,24 +266,25 @@ def _demo_provider() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider or _demo_provider())
+    provider, transport = registry.get_target(args.provider or _demo_provider())
+    label = provider.name + (f"+{transport}" if transport else "")
     pcm, fmt = _sample()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wav_path = out_dir / f"demo-{provider.name}-agent.wav"
-    events_path = out_dir / f"demo-{provider.name}-events.jsonl"
+    wav_path = out_dir / f"demo-{label}-agent.wav"
+    events_path = out_dir / f"demo-{label}-events.jsonl"
     key = secrets.token_urlsafe(24)  # a fresh key per run; never printed
 
     async def demo() -> tuple[Any, SessionMetrics]:
         from .simulator.server import SimulatorServer
 
-        simulator = provider.make_simulator(
-            api_key=key, scenario="echo", pace=0 if args.fast else 1.0
+        simulator = provider.make_transport_simulator(
+            transport, api_key=key, scenario="echo", pace=0 if args.fast else 1.0
         )
         simulator.response_delay = args.response_delay
         async with SimulatorServer(simulator, "127.0.0.1", 0) as server:
             config = provider.simulator_config("127.0.0.1", server.port, simulator)
-            print(f"demo: {provider.name} simulator on 127.0.0.1:{server.port}")
+            print(f"demo: {label} simulator on 127.0.0.1:{server.port}")
             print(f"demo: config {config}")
             pace = "as fast as possible" if args.fast else "in real time"
             print(
@@ -341,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("simulate", help="serve a provider simulator on loopback until interrupted")
-    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument("provider", metavar="PROVIDER", help="provider, or provider+transport")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 (default): any free port")
     p.add_argument(
@@ -369,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         "provider",
         nargs="?",
         metavar="PROVIDER",
-        help="whose simulator to run (default: the installed provider that declares itself "
-        "the demo default)",
+        help="whose simulator to run, provider or provider+transport (default: the installed "
+        "provider that declares itself the demo default)",
     )
     p.add_argument("--output-dir", default="demo-output", help="where to write the WAV and events")
     p.add_argument("--fast", action="store_true", help="stream faster than real time")

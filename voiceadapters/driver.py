@@ -8,6 +8,11 @@ The :class:`Driver` executes the codec's handshake steps through a
   ``codec.receive_closed``: pushed by the connection from the event loop
   when it can (:meth:`~voiceadapters.transports.base.Connection.set_receiver`),
   else read by a reader task;
+* on a media connection (a :class:`~voiceadapters.handshake.MediaRequest`
+  step), the provider's track audio goes to ``codec.receive_track_audio``
+  (:meth:`Driver.audio_received`), and the codec's
+  :class:`~voiceadapters.frames.TrackAudio` to the connection's
+  ``send_audio``, in the one outbox with the messages;
 * :meth:`Driver.command` feeds the application's commands to ``codec.handle_command``;
 * a timer (``loop.call_at``) calls ``codec.handle_timer(now)`` when the codec
   asks for it, with the loop's monotonic clock;
@@ -50,8 +55,8 @@ from .codec import Codec
 from .commands import Command
 from .errors import HandshakeTimeout, TokenRequestError
 from .events import _RECEIVING, Event, ProviderError, Received, SessionEnded
-from .frames import CloseFrame, Frame, OutFrame
-from .handshake import HttpRequest, HttpResponse
+from .frames import CloseFrame, Frame, OutFrame, TrackAudio
+from .handshake import HttpRequest, HttpResponse, MediaRequest
 from .limits import Limits
 from .secrets import Secret, redact
 from .transports.base import Connection, Transport, TransportClosed
@@ -164,22 +169,27 @@ class Driver:
                 await self._http_step(step)
                 self.steps.append(("http", started, time.monotonic()))
                 continue
-            self._secrets = (
-                *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
-                *step.redact,
-            )
-            try:
-                self._conn = await asyncio.wait_for(
-                    self.transport.websocket(step, provider=codec.provider),
-                    timeout=step.open_timeout + 1.0,
+            if isinstance(step, MediaRequest):
+                self._secrets = (step.token, *step.redact)
+                opening = self.transport.media(step, provider=codec.provider)
+                what = f"media session {step.describe()} was not joined"
+            else:
+                self._secrets = (
+                    *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
+                    *step.redact,
                 )
+                opening = self.transport.websocket(step, provider=codec.provider)
+                what = f"WebSocket {step.describe()} did not open"
+            try:
+                self._conn = await asyncio.wait_for(opening, timeout=step.open_timeout + 1.0)
             except asyncio.TimeoutError:
                 raise HandshakeTimeout(
-                    f"{codec.provider}: WebSocket {step.describe()} did not open "
-                    f"within {step.open_timeout:g} s"
+                    f"{codec.provider}: {what} within {step.open_timeout:g} s"
                 ) from None
             opened = time.monotonic()
-            self.steps.append(("websocket", started, opened))
+            self.steps.append(
+                ("media" if isinstance(step, MediaRequest) else "websocket", started, opened)
+            )
             rx = _RECEIVING
             previous, rx.stamp = rx.stamp, _stamp(Received, (opened, _wall()))
             try:
@@ -254,6 +264,25 @@ class Driver:
             except Exception as exc:  # a bug in a codec must not hang the application
                 # (nor escape into the socket's data_received, which would drop
                 # the connection with nothing said about why)
+                self._codec_failed(exc)
+                return
+            self._after_callback_input()
+        finally:
+            rx.stamp = previous
+
+    def audio_received(self, pcm: bytes) -> None:
+        """Audio from the provider's media track (a media connection's push)."""
+        codec = self.codec
+        self._messages += 1
+        if codec.ended or self._failed:
+            return
+        rx = _RECEIVING
+        previous, rx.stamp = rx.stamp, _stamp(Received, (_monotonic(), _wall()))
+        try:
+            try:
+                codec.receive_track_audio(pcm)
+                self._drain_events()
+            except Exception as exc:  # as for frames: a codec bug ends the session
                 self._codec_failed(exc)
                 return
             self._after_callback_input()
@@ -442,6 +471,8 @@ class Driver:
                             await asyncio.wait_for(
                                 conn.close(frame.code, frame.reason), CLOSE_TIMEOUT
                             )
+                        elif isinstance(frame, TrackAudio):
+                            await conn.send_audio(frame.pcm)
                         else:
                             await conn.send(frame)
                     except (TransportClosed, asyncio.TimeoutError):

@@ -91,11 +91,17 @@ def voiced(pcm: bytes) -> bool:
 EndOfSpeech = Literal["user_speech_stopped", "input_audio"]
 
 
+#: ``Driver.steps`` kinds that open the connection: a WebSocket, or a media session.
+_OPENING_STEPS = ("websocket", "media")
+
+
 @dataclass(frozen=True)
 class ConnectTimes:
     """One connection's opening, in seconds (``None``: the step did not
     happen, or has not yet). Each step counts from the end of the one before:
-    ``token_request`` (all HTTP steps together), ``websocket_open``, then
+    ``token_request`` (all HTTP steps together), ``websocket_open`` (for a
+    media transport, joining the media session: ``Driver.steps`` says
+    ``"media"``), then
     ``session_started`` (from the WebSocket open to the provider's
     ``session_started``) and ``agent_ready`` (from ``session_started`` to
     ``agent_ready``, for protocols that have it); ``total`` from the start
@@ -288,11 +294,11 @@ class _Connection:
 
     @property
     def opened(self) -> bool:
-        return any(kind == "websocket" for kind, _, _ in self.steps)
+        return any(kind in _OPENING_STEPS for kind, _, _ in self.steps)
 
     def times(self) -> ConnectTimes:
         http = [s for s in self.steps if s[0] == "http"]
-        ws = [s for s in self.steps if s[0] == "websocket"]
+        ws = [s for s in self.steps if s[0] in _OPENING_STEPS]
         token = sum(end - start for _, start, end in http) if http else None
         opened = ws[-1][2] if ws else None
         ws_time = ws[-1][2] - ws[-1][1] if ws else None

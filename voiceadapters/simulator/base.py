@@ -37,6 +37,7 @@ from __future__ import annotations
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -355,3 +356,16 @@ class Simulator(ABC):
     def websocket_paths(self) -> tuple[str, ...]:
         """Path prefixes served as WebSocket endpoints (the host routes on them)."""
         return ()
+
+    def services(self) -> list[AbstractAsyncContextManager[Any]]:
+        """Servers this simulator needs beside its HTTP/WebSocket host — a
+        media room simulator for a WebRTC transport, say. The host
+        (:class:`~voiceadapters.simulator.server.SimulatorServer`) enters each
+        before it serves and leaves them, last first, when it stops; they
+        are the simulator's only I/O besides the host's. A service that hosts
+        connections of its own (clients that reach the simulator through it)
+        also has ``hosts(conn) -> bool``, ``async inject(conn, frame)`` and
+        ``async drop(conn)``, which the host's fault injection
+        (:meth:`~voiceadapters.simulator.server.SimulatorServer.inject`,
+        ``drop``) hands such connections to. Default: none."""
+        return []
