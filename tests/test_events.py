@@ -9,13 +9,17 @@ import pytest
 
 from voiceadapters.events import (
     END_REASONS,
+    SCHEMA_VERSION,
     AgentAudio,
+    AgentReady,
     EventAdapter,
+    Received,
     SessionEnded,
     ToolCall,
     UnknownMessage,
     UserTranscript,
     event_to_log,
+    receiving,
 )
 from voiceadapters.format import AudioFormat
 
@@ -85,7 +89,8 @@ def test_end_reasons_are_the_documented_set() -> None:
 
 
 def test_agent_audio_log_line_has_byte_count_and_duration_not_bytes() -> None:
-    event = AgentAudio(pcm=b"\x01\x00" * 320, format=AudioFormat(16000), turn_id="t1")
+    with receiving(Received(12.5, 1_700_000_000.25)):
+        event = AgentAudio(pcm=b"\x01\x00" * 320, format=AudioFormat(16000), turn_id="t1")
     line = event_to_log(event)
     assert line == {
         "type": "agent_audio",
@@ -94,6 +99,7 @@ def test_agent_audio_log_line_has_byte_count_and_duration_not_bytes() -> None:
         "sample_rate": 16000,
         "channels": 1,
         "turn_id": "t1",
+        "received": {"monotonic": 12.5, "wall": 1_700_000_000.25},
     }
     json.dumps(line)
     assert "pcm" not in line
@@ -152,7 +158,45 @@ def test_usage_counts_are_optional_non_negative_and_details_free_form() -> None:
         Usage(input_tokens=-1)
 
 
-def test_the_schema_version_names_the_usage_step() -> None:
-    from voiceadapters.events import SCHEMA_VERSION
+# -- received: when an event was received (schema 1.2) -------------------------
 
+
+def test_every_event_is_stamped_when_built_outside_a_driver_input() -> None:
+    before = Received.now()
+    event = UserTranscript(text="hi", final=True)
+    after = Received.now()
+    assert before.monotonic <= event.received.monotonic <= after.monotonic
+    assert before.wall <= event.received.wall <= after.wall
+
+
+def test_events_built_inside_an_input_take_its_stamp() -> None:
+    stamp = Received(3.0, 1_700_000_003.0)
+    with receiving(stamp):
+        first, second = AgentReady(), UserTranscript(text="a", final=False)
+    assert first.received is stamp and second.received is stamp
+    assert AgentReady().received is not stamp  # restored after the block
+
+
+def test_the_stamp_is_not_part_of_an_events_identity() -> None:
+    with receiving(Received(1.0, 1.0)):
+        a = UserTranscript(text="hi", final=True)
+    with receiving(Received(2.0, 2.0)):
+        b = UserTranscript(text="hi", final=True)
+    assert a == b and hash(a) == hash(b)
+    assert a != UserTranscript(text="other", final=True)
+    assert "received" not in repr(a)
+
+
+def test_the_json_form_carries_the_stamp_and_reads_it_back() -> None:
+    with receiving(Received(4.25, 1_700_000_004.5)):
+        event = SessionEnded(reason="completed")
+    data = json.loads(event.model_dump_json())
+    assert data["received"] == {"monotonic": 4.25, "wall": 1_700_000_004.5}
+    again = EventAdapter.validate_json(event.model_dump_json())
+    assert again.received == Received(4.25, 1_700_000_004.5)
+    assert event_to_log(event)["received"] == {"monotonic": 4.25, "wall": 1_700_000_004.5}
+    assert list(event_to_log(event))[-1] == "received"
+
+
+def test_schema_version_is_1_2() -> None:
     assert SCHEMA_VERSION == "1.2"

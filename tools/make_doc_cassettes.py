@@ -8,15 +8,19 @@ The expected events are written here by hand from the same documents and
 the event model (docs/concepts/events.md) — never produced by running the
 adapter, so a replay checks the adapter against the documents.
 
-    python tools/make_doc_cassettes.py        # rewrites plugins/*/tests/cassettes/docs-*.jsonl
+    python tools/make_doc_cassettes.py            # rewrites plugins/*/tests/cassettes/docs-*.jsonl
+    python tools/make_doc_cassettes.py deepgram   # only these providers' files
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from voiceadapters import __version__
 from voiceadapters.cassette.format import FORMAT_NAME, FORMAT_VERSION, MARKER
@@ -303,19 +307,229 @@ def example() -> Script:
     return s
 
 
+def deepgram() -> Script:
+    mic = bytes(range(0, 256)) * 2 + bytes(128)  # 640 bytes: 20 ms of PCM16 16 kHz
+    reply = bytes(range(0, 256)) * 3 + bytes(192)  # 960 bytes: 20 ms of PCM16 24 kHz
+    request_id = "fc553ec9-5874-49ca-a47c-b670d525a4b1"
+    call_id = "fc_12345678-90ab-cdef-1234-567890abcdef"
+    weather = (
+        '{"location": "Fremont, CA 94539", "temperature_c": 21, "condition": "Sunny", '
+        '"humidity": 40, "wind_kph": 14}'
+    )
+    prompt = "You are a helpful AI assistant that can provide weather information."
+    get_weather = {
+        "name": "get_weather",
+        "description": "Get the current weather for a specific location",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
+    }
+    s = Script(
+        {
+            "provider": "deepgram",
+            "config": "deepgram://?"
+            + urlencode({"prompt": prompt, "functions": json.dumps(get_weather)}),
+            "tool_output": weather,
+            "attribution": (
+                "Messages copied from Deepgram's Voice Agent documentation "
+                "(developers.deepgram.com): the Welcome page (its request_id), Settings "
+                "Applied, User Started Speaking, Conversation Text (the user statement of its "
+                "multilingual example, without the flux-only languages fields), Agent Started "
+                "Speaking (latencies 0.0 as shown), Agent Audio Done, Errors & Warnings (the "
+                "THINK_REQUEST_FAILED warning and its description), Function Call Request "
+                "(the client-side get_weather example, with thought_signature) and Function "
+                "Call Response (its content); the Settings of the Build A Function Call guide "
+                "(prompt, get_weather name and description; its parameters schema reduced to "
+                "one string 'location') with the adapter's audio section (linear16 16 kHz in, "
+                "24 kHz out, container none) and default listen/think/speak providers, as "
+                "the deepgram-sdk 7.17.0 models (deepgram/agent/v1/types/agent_v1*.py) "
+                "define them; the endpoint and 'Authorization: Token' from the SDK's "
+                "agent/v1/raw_client.py. The docs show the assistant's ConversationText "
+                "content only as a placeholder: the agent's two statements are made up, "
+                "as are the audio bytes (binary linear16 frames, the docs show none)."
+            ),
+        }
+    )
+    s.open("wss://agent.deepgram.com/v1/agent/converse", {"Authorization": f"Token {MARKER}"})
+    s.recv({"type": "Welcome", "request_id": request_id})
+    s.event(type="session_started", session_id=request_id)
+    s.send(
+        {
+            "type": "Settings",
+            "audio": {
+                "input": {"encoding": "linear16", "sample_rate": 16000},
+                "output": {"encoding": "linear16", "sample_rate": 24000, "container": "none"},
+            },
+            "agent": {
+                "listen": {
+                    "provider": {
+                        "type": "deepgram",
+                        "version": "v1",
+                        "model": "nova-3",
+                        "language": "en",
+                    }
+                },
+                "think": {
+                    "provider": {"type": "open_ai", "model": "gpt-4o-mini"},
+                    "prompt": prompt,
+                    "functions": [get_weather],
+                },
+                "speak": {"provider": {"type": "deepgram", "model": "aura-2-thalia-en"}},
+            },
+        }
+    )
+    s.recv({"type": "SettingsApplied"})
+    s.event(type="agent_ready")
+    s.send(mic)
+    s.recv({"type": "UserStartedSpeaking"})
+    s.event(type="user_speech_started", emulated=False)
+    s.recv({"type": "ConversationText", "role": "user", "content": "Hello, how are you amigo?"})
+    s.event(
+        type="user_transcript",
+        text="Hello, how are you amigo?",
+        final=True,
+        confidence=None,
+        turn_id=None,
+    )
+    s.event(type="user_speech_stopped")  # no stop message: the final user text ends the turn
+    s.recv(
+        {
+            "type": "Warning",
+            "description": "We encountered an error when making a request to a think provider.",
+            "code": "THINK_REQUEST_FAILED",
+        }
+    )
+    s.event(
+        type="provider_error",
+        code="THINK_REQUEST_FAILED",
+        message="We encountered an error when making a request to a think provider.",
+        fatal=False,
+    )
+    s.recv(
+        {
+            "type": "FunctionCallRequest",
+            "functions": [
+                {
+                    "id": call_id,
+                    "name": "get_weather",
+                    "arguments": '{"location": "Fremont, CA 94539"}',
+                    "client_side": True,
+                    "thought_signature": "abc123",
+                }
+            ],
+        }
+    )
+    s.event(
+        type="tool_call",
+        call_id=call_id,
+        name="get_weather",
+        arguments={"location": "Fremont, CA 94539"},
+    )
+    s.send(
+        {"type": "FunctionCallResponse", "id": call_id, "name": "get_weather", "content": weather}
+    )
+    # The first reply: latencies (no normalized event), a statement, audio, its end.
+    started = {
+        "type": "AgentStartedSpeaking",
+        "total_latency": 0.0,
+        "tts_latency": 0.0,
+        "ttt_latency": 0.0,
+    }
+    s.recv(started)
+    s.event(type="unknown_message", raw=started)
+    s.recv(
+        {
+            "type": "ConversationText",
+            "role": "assistant",
+            "content": "It is 21 degrees and sunny in Fremont.",
+        }
+    )
+    s.event(
+        type="agent_text",
+        text="It is 21 degrees and sunny in Fremont.",
+        delta="It is 21 degrees and sunny in Fremont.",
+        final=False,
+        turn_id="turn-1",
+    )
+    s.recv(reply)
+    s.event(
+        type="agent_audio",
+        bytes=960,
+        duration_ms=20.0,
+        sample_rate=24000,
+        channels=1,
+        turn_id="turn-1",
+    )
+    s.recv({"type": "AgentAudioDone"})
+    s.event(
+        type="agent_text",
+        text="It is 21 degrees and sunny in Fremont.",
+        delta="",
+        final=True,
+        turn_id="turn-1",
+    )
+    s.event(type="agent_audio_done", turn_id="turn-1")
+    # The second reply is barged in on: UserStartedSpeaking while its audio
+    # plays ("stop playback immediately and discard all of its buffered agent
+    # audio", the User Started Speaking page); its late audio is not heard.
+    s.recv(started)
+    s.event(type="unknown_message", raw=started)
+    s.recv({"type": "ConversationText", "role": "assistant", "content": "Anything else?"})
+    s.event(
+        type="agent_text",
+        text="Anything else?",
+        delta="Anything else?",
+        final=False,
+        turn_id="turn-2",
+    )
+    s.recv(reply)
+    s.event(
+        type="agent_audio",
+        bytes=960,
+        duration_ms=20.0,
+        sample_rate=24000,
+        channels=1,
+        turn_id="turn-2",
+    )
+    s.recv({"type": "UserStartedSpeaking"})
+    s.event(type="interruption", turn_id="turn-2")
+    s.event(type="user_speech_started", emulated=False)
+    s.recv(reply)  # the interrupted reply's late frame: no event
+    s.close()
+    s.event(type="session_ended", reason="client_closed", provider_reason=None, close_code=1000)
+    return s
+
+
 CASSETTES = {
     "vatel": (vatel, "plugins/vatel/tests/cassettes/docs-examples.jsonl"),
     "binary-pcm": (binary_pcm, "plugins/binary_pcm/tests/cassettes/docs-examples.jsonl"),
     "nextevi": (nextevi, "plugins/nextevi/tests/cassettes/docs-examples.jsonl"),
     "example": (example, "plugins/example/tests/cassettes/docs-examples.jsonl"),
+    "deepgram": (deepgram, "plugins/deepgram/tests/cassettes/docs-examples.jsonl"),
 }
 
 
-def main() -> None:
-    for make, path in CASSETTES.values():
+def main(providers: list[str]) -> int:
+    unknown = sorted(set(providers) - set(CASSETTES))
+    if unknown:
+        print(
+            f"unknown provider(s): {', '.join(unknown)}; known: {', '.join(sorted(CASSETTES))}",
+            file=sys.stderr,
+        )
+        return 2
+    for provider, (make, path) in CASSETTES.items():
+        if providers and provider not in providers:
+            continue
         make().write(ROOT / path)
         print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description="Write the hand-made documentation cassettes.")
+    parser.add_argument(
+        "providers", nargs="*", metavar="PROVIDER", help="only these providers (default: all)"
+    )
+    sys.exit(main(parser.parse_args().providers))

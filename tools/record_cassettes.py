@@ -6,11 +6,13 @@ speech sample (first 1.5 s) streamed faster than real time, agent audio
 replaced by length markers (``audio=marker``). Every file is scanned for the
 key and the tokens the simulator issued before this script reports success.
 
-    python tools/record_cassettes.py
+    python tools/record_cassettes.py                # every provider's
+    python tools/record_cassettes.py deepgram       # only these providers' files
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from pathlib import Path
@@ -29,12 +31,24 @@ CASSETTES = [
     ("binary-pcm", "echo", "plugins/binary_pcm/tests/cassettes/simulator-echo.jsonl"),
     ("nextevi", "echo", "plugins/nextevi/tests/cassettes/simulator-echo.jsonl"),
     ("example", "echo", "plugins/example/tests/cassettes/simulator-echo.jsonl"),
+    ("deepgram", "echo", "plugins/deepgram/tests/cassettes/simulator-echo.jsonl"),
+    ("deepgram", "tool_call", "plugins/deepgram/tests/cassettes/simulator-tool-call.jsonl"),
 ]
 
 
-async def main() -> int:
+async def main(providers: list[str]) -> int:
+    known = {provider for provider, _, _ in CASSETTES}
+    unknown = sorted(set(providers) - known)
+    if unknown:
+        print(
+            f"unknown provider(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
+        return 2
     failed = 0
     for provider, scenario, relative in CASSETTES:
+        if providers and provider not in providers:
+            continue
         path = ROOT / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         secrets = await record_simulator(
@@ -56,4 +70,8 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    parser = argparse.ArgumentParser(description="Re-record the shipped simulator cassettes.")
+    parser.add_argument(
+        "providers", nargs="*", metavar="PROVIDER", help="only these providers (default: all)"
+    )
+    sys.exit(asyncio.run(main(parser.parse_args().providers)))

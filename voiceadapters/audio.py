@@ -90,6 +90,7 @@ from .format import AudioFormat
 __all__ = [
     "DEFAULT_PHASE",
     "DEFAULT_QUALITY",
+    "RESAMPLER_DELAY_MS",
     "Reframer",
     "StreamConverter",
     "array_to_pcm",
@@ -98,6 +99,7 @@ __all__ = [
     "parse_wav_bytes",
     "pcm_to_array",
     "read_wav",
+    "resampler_delay_ms",
     "rms_dbfs",
     "wav_bytes",
     "write_wav",
@@ -114,6 +116,39 @@ DEFAULT_PHASE: Final = "minimum"
 #: libsoxr recipe bits of each phase response (``soxr.h``: SOXR_LINEAR_PHASE,
 #: SOXR_MINIMUM_PHASE), OR-ed into the quality recipe.
 _PHASES: Final = {"linear": 0x00, "minimum": 0x30}
+#: The delay a :class:`StreamConverter` adds, ``(mean, worst)`` ms, by
+#: ``(quality, phase)``: the module docstring's table (20 ms frames, 16 ↔ 24
+#: kHz, soxr 1.1), which the bench's ``resampler_delay_*`` figures re-measure.
+#: ``QQ`` is ~0.1 ms at either phase.
+RESAMPLER_DELAY_MS: Final[dict[tuple[str, str], tuple[float, float]]] = {
+    ("QQ", "minimum"): (0.1, 0.1),
+    ("QQ", "linear"): (0.1, 0.1),
+    ("LQ", "minimum"): (9.69, 18.75),
+    ("LQ", "linear"): (11.21, 20.00),
+    ("MQ", "minimum"): (16.45, 32.65),
+    ("MQ", "linear"): (21.37, 37.67),
+    ("HQ", "minimum"): (15.72, 30.75),
+    ("HQ", "linear"): (21.30, 36.57),
+    ("VHQ", "minimum"): (34.44, 68.75),
+    ("VHQ", "linear"): (42.40, 76.25),
+}
+
+
+def resampler_delay_ms(
+    src: AudioFormat,
+    dst: AudioFormat,
+    *,
+    quality: str = DEFAULT_QUALITY,
+    phase: str = DEFAULT_PHASE,
+) -> tuple[float, float]:
+    """``(mean, worst)`` ms of delay a :class:`StreamConverter` from ``src``
+    to ``dst`` adds (:data:`RESAMPLER_DELAY_MS`); ``(0.0, 0.0)`` when the
+    sample rates are equal (nothing is held back)."""
+    if src.sample_rate == dst.sample_rate:
+        return (0.0, 0.0)
+    return RESAMPLER_DELAY_MS[(quality, phase)]
+
+
 _I16: Final = np.dtype("<i2")
 # numpy scalars of soxr's output dtype: a Python float would be converted to
 # an array scalar on every ufunc call (measured: 1.99 µs → 1.66 µs per frame).

@@ -1,8 +1,11 @@
 """The ``voiceadapters`` command line (design §8).
 
 Subcommands: ``providers``, ``check CONFIG``, ``simulate PROVIDER``,
-``run CONFIG --input … --output …``, ``demo [PROVIDER]``, ``record CONFIG
---cassette FILE`` and ``replay FILE`` (:mod:`voiceadapters.cassette.cli`).
+``run CONFIG --input … --output …``, ``demo [PROVIDER]``, ``talk CONFIG``
+(:mod:`voiceadapters.talk`), ``record CONFIG --cassette FILE`` and ``replay
+FILE`` (:mod:`voiceadapters.cassette.cli`). ``run``, ``demo`` and ``talk`` end
+with the session's metrics summary (:mod:`voiceadapters.metrics`); ``--json
+FILE`` writes it.
 
 Secrets: API keys come from the provider's environment variable (or an
 ``api_key`` option in the config string); ``simulate --api-key`` is the only
@@ -23,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .audio import best_alignment, pcm_to_array, read_wav, write_wav
@@ -32,6 +35,9 @@ from .errors import VoiceAdaptersError
 from .events import AgentAudio, AgentAudioDone, Event, event_to_log
 from .format import AudioFormat
 from .registry import registry
+
+if TYPE_CHECKING:
+    from .metrics import SessionMetrics
 
 __all__ = ["main"]
 
@@ -106,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider)
+    provider, transport = registry.get_target(args.provider)
     if args.scenario and args.scenario not in provider.scenarios:
         return _fail(
             f"{provider.name} has no scenario {args.scenario!r}; "
@@ -124,7 +130,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        simulator = provider.make_simulator(api_key=key, scenario=args.scenario, pace=args.pace)
+        simulator = provider.make_transport_simulator(
+            transport, api_key=key, scenario=args.scenario, pace=args.pace
+        )
+        simulator.response_delay = args.response_delay
         async with SimulatorServer(simulator, args.host, args.port) as server:
             print(provider.simulator_config(args.host, server.port, simulator), flush=True)
             if key == SIMULATOR_DEFAULT_KEY:
@@ -175,6 +184,7 @@ class _Printer:
             return
         data = event_to_log(event)
         data.pop("type")
+        data.pop("received")  # the line's own stamp says when
         detail = " ".join(f"{k}={_short(v)}" for k, v in data.items() if v is not None)
         if isinstance(event, AgentAudioDone):
             count, seconds = self._turn_audio.get(event.turn_id, [0, 0.0])
@@ -191,7 +201,7 @@ async def _run(
     api_key: str | None,
     events_path: Path | None,
     printer: _Printer | None,
-) -> Any:
+) -> tuple[Any, SessionMetrics]:
     from .runner import stream_recording
     from .session import connect
 
@@ -203,12 +213,24 @@ async def _run(
                 line = event_to_log(event)
                 line["t"] = round(stamp, 4)
                 f.write(json.dumps(line) + "\n")
-    return result
+    return result, session.metrics
+
+
+def _summary(metrics: SessionMetrics, json_path: str | None, out: TextIO | None = None) -> None:
+    """Print the session's metrics summary; write it as JSON to ``json_path``."""
+    from .metrics import format_summary
+
+    out = out or sys.stdout
+    print(file=out)
+    print(format_summary(metrics), file=out)
+    if json_path:
+        Path(json_path).write_text(json.dumps(metrics.to_dict(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote the metrics to {json_path}", file=out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     pcm, fmt = read_wav(args.input)
-    result = asyncio.run(
+    result, metrics = asyncio.run(
         _run(
             args.config,
             pcm,
@@ -221,6 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     write_wav(args.output, bytes(result.agent_audio), fmt)
     print(f"wrote {args.output} ({fmt.duration(len(result.agent_audio)):.2f} s of agent audio)")
+    _summary(metrics, args.json)
     if result.ended is not None and result.ended.reason not in ("completed", "client_closed"):
         return 1
     return 0
@@ -243,23 +266,25 @@ def _demo_provider() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider or _demo_provider())
+    provider, transport = registry.get_target(args.provider or _demo_provider())
+    label = provider.name + (f"+{transport}" if transport else "")
     pcm, fmt = _sample()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wav_path = out_dir / f"demo-{provider.name}-agent.wav"
-    events_path = out_dir / f"demo-{provider.name}-events.jsonl"
+    wav_path = out_dir / f"demo-{label}-agent.wav"
+    events_path = out_dir / f"demo-{label}-events.jsonl"
     key = secrets.token_urlsafe(24)  # a fresh key per run; never printed
 
-    async def demo() -> Any:
+    async def demo() -> tuple[Any, SessionMetrics]:
         from .simulator.server import SimulatorServer
 
-        simulator = provider.make_simulator(
-            api_key=key, scenario="echo", pace=0 if args.fast else 1.0
+        simulator = provider.make_transport_simulator(
+            transport, api_key=key, scenario="echo", pace=0 if args.fast else 1.0
         )
+        simulator.response_delay = args.response_delay
         async with SimulatorServer(simulator, "127.0.0.1", 0) as server:
             config = provider.simulator_config("127.0.0.1", server.port, simulator)
-            print(f"demo: {provider.name} simulator on 127.0.0.1:{server.port}")
+            print(f"demo: {label} simulator on 127.0.0.1:{server.port}")
             print(f"demo: config {config}")
             pace = "as fast as possible" if args.fast else "in real time"
             print(
@@ -276,7 +301,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 printer=_Printer(sys.stdout),
             )
 
-    result = asyncio.run(demo())
+    result, metrics = asyncio.run(demo())
     write_wav(wav_path, bytes(result.agent_audio), fmt)
     agent = pcm_to_array(bytes(result.agent_audio))
     print()
@@ -290,6 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"demo: echo fidelity: normalized cross-correlation {ncc:.3f} with the input "
         f"(best alignment at {lag / fmt.sample_rate * 1000:+.0f} ms)"
     )
+    _summary(metrics, args.json)
     ended = result.ended
     if ended is None or ended.reason not in ("completed", "client_closed"):
         return _fail(f"session ended abnormally: {ended}", 1)
@@ -318,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("simulate", help="serve a provider simulator on loopback until interrupted")
-    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument("provider", metavar="PROVIDER", help="provider, or provider+transport")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 (default): any free port")
     p.add_argument(
@@ -329,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pace", type=float, default=1.0, help="agent audio pacing, 1 = real time, 0 = burst"
     )
+    _add_response_delay(p)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("run", help="stream a WAV file through a session; write the agent's audio")
@@ -337,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="WAV to write the agent's audio to")
     p.add_argument("--events", help="write events as JSON lines to this file")
     p.add_argument("--fast", action="store_true", help="send faster than real time")
+    _add_json(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="zero-setup demo: a simulator and a session in one process")
@@ -344,18 +372,51 @@ def build_parser() -> argparse.ArgumentParser:
         "provider",
         nargs="?",
         metavar="PROVIDER",
-        help="whose simulator to run (default: the installed provider that declares itself "
-        "the demo default)",
+        help="whose simulator to run, provider or provider+transport (default: the installed "
+        "provider that declares itself the demo default)",
     )
     p.add_argument("--output-dir", default="demo-output", help="where to write the WAV and events")
     p.add_argument("--fast", action="store_true", help="stream faster than real time")
+    _add_response_delay(p)
+    _add_json(p)
     p.set_defaults(func=cmd_demo)
 
     from .cassette.cli import add_commands as add_cassette_commands
 
     add_cassette_commands(sub)  # record, replay (docs/cassettes.md)
+
+    from .talk import add_talk_parser
+
+    add_talk_parser(sub)
+
     _add_extension_commands(sub)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value > 60:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, not {text}")
+    return value
+
+
+def _add_response_delay(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--response-delay",
+        type=_seconds,
+        metavar="SECONDS",
+        help="the simulated agent answers this long after the end of the user's speech "
+        "(default 0.05; scaled to 0 by --fast / --pace 0)",
+    )
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--json", metavar="FILE", help="write the session's metrics summary to FILE as JSON"
+    )
 
 
 #: Subcommands that other distributions add, and what to install for them.

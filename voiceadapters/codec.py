@@ -52,16 +52,16 @@ from . import wirejson
 from .capabilities import Capabilities
 from .commands import COMMAND_CAPABILITY, Close, Command, ReportPlayed
 from .errors import SessionClosedError, UnsupportedCommandError
-from .events import EndReason, Event, ProviderError, SessionEnded, UnknownMessage
+from .events import AgentAudio, EndReason, Event, ProviderError, SessionEnded, UnknownMessage
 from .fields import MalformedField
 from .format import AudioFormat
 from .frames import CloseFrame, Frame, OutFrame
-from .handshake import HttpRequest, HttpResponse, WebSocketRequest
+from .handshake import HttpRequest, HttpResponse, MediaRequest, WebSocketRequest
 from .reconnect import RETRYABLE_CLOSE_CODES
 
 __all__ = ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
 
-HandshakeStep = HttpRequest | WebSocketRequest | None
+HandshakeStep = HttpRequest | WebSocketRequest | MediaRequest | None
 
 #: Longest ``provider_error.code`` kept (a peer may put anything there).
 _CODE_LIMIT = 100
@@ -222,6 +222,16 @@ class Codec(ABC):
             return
         self._on_frame(frame)
 
+    def receive_track_audio(self, pcm: bytes) -> None:
+        """Feed audio from the provider's media track (after a
+        :class:`~voiceadapters.handshake.MediaRequest` step): 16-bit mono PCM
+        in :attr:`wire_output`, in order. The default emits it as
+        ``agent_audio``; a codec overrides :meth:`_on_track_audio` to give it
+        turn ids or to drop what is not speech."""
+        if self._ended:
+            return
+        self._on_track_audio(pcm)
+
     def receive_closed(self, code: int | None, reason: str = "") -> None:
         """The connection closed. ``code`` is the close code, ``None`` if the
         connection dropped without a close frame."""
@@ -320,6 +330,11 @@ class Codec(ABC):
 
     @abstractmethod
     def _on_command(self, command: Command) -> None: ...
+
+    def _on_track_audio(self, pcm: bytes) -> None:
+        """Track audio arrived (see :meth:`receive_track_audio`)."""
+        if pcm:
+            self._emit(AgentAudio(pcm=pcm, format=self.wire_output))
 
     def _on_played(self, report: ReportPlayed) -> None:  # noqa: B027
         """The application reports how much agent audio of a turn it has

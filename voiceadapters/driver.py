@@ -8,6 +8,11 @@ The :class:`Driver` executes the codec's handshake steps through a
   ``codec.receive_closed``: pushed by the connection from the event loop
   when it can (:meth:`~voiceadapters.transports.base.Connection.set_receiver`),
   else read by a reader task;
+* on a media connection (a :class:`~voiceadapters.handshake.MediaRequest`
+  step), the provider's track audio goes to ``codec.receive_track_audio``
+  (:meth:`Driver.audio_received`), and the codec's
+  :class:`~voiceadapters.frames.TrackAudio` to the connection's
+  ``send_audio``, in the one outbox with the messages;
 * :meth:`Driver.command` feeds the application's commands to ``codec.handle_command``;
 * a timer (``loop.call_at``) calls ``codec.handle_timer(now)`` when the codec
   asks for it, with the loop's monotonic clock;
@@ -18,6 +23,13 @@ The :class:`Driver` executes the codec's handshake steps through a
 
 When the codec has emitted ``session_ended`` the driver closes the
 connection (if the peer has not) and stops.
+
+Timestamps: around every input that comes from the provider's side (a
+message, the close, a timer, the opening), the driver sets the stamp
+(:class:`~voiceadapters.events.Received`: :func:`time.monotonic` and the
+wall clock, read once per input) that the events the codec builds meanwhile take
+as their ``received``; the codec itself never reads a clock. The handshake's
+steps are timed too (:attr:`Driver.steps`).
 
 Bounds (:mod:`voiceadapters.limits`): the application's limits replace the
 step's own values before each step runs; every step is bounded in time
@@ -34,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -41,9 +54,9 @@ from typing import Any
 from .codec import Codec
 from .commands import Command
 from .errors import HandshakeTimeout, TokenRequestError
-from .events import Event, ProviderError, SessionEnded
-from .frames import CloseFrame, Frame, OutFrame
-from .handshake import HttpRequest, HttpResponse
+from .events import _RECEIVING, Event, ProviderError, Received, SessionEnded
+from .frames import CloseFrame, Frame, OutFrame, TrackAudio
+from .handshake import HttpRequest, HttpResponse, MediaRequest
 from .limits import Limits
 from .secrets import Secret, redact
 from .transports.base import Connection, Transport, TransportClosed
@@ -51,6 +64,12 @@ from .transports.base import Connection, Transport, TransportClosed
 __all__ = ["Driver"]
 
 log = logging.getLogger("voiceadapters.driver")
+
+# A driver input's stamp, built without Received.__new__'s Python frame
+# (0.1 µs of the ~0.3 µs it costs per message; docs/metrics.md).
+_stamp = tuple.__new__
+_monotonic = time.monotonic
+_wall = time.time
 
 #: How long to wait for the peer's side of the closing handshake.
 CLOSE_TIMEOUT = 5.0
@@ -121,6 +140,10 @@ class Driver:
         self._idle_since = 0.0  # loop time of the last activity the driver knows of
         self._opened_at = 0.0
         self._secrets: tuple[Secret, ...] = ()  # of the WebSocket step
+        #: The handshake's steps as they ran: ``(kind, started, finished)``
+        #: on :func:`time.monotonic`, ``kind`` being ``"http"`` (a token request)
+        #: or ``"websocket"`` (the WebSocket opening).
+        self.steps: list[tuple[str, float, float]] = []
 
     # -- handshake ---------------------------------------------------------
 
@@ -141,27 +164,41 @@ class Driver:
             if step is None:
                 break
             step = self.limits.apply(step)
+            started = time.monotonic()
             if isinstance(step, HttpRequest):
                 await self._http_step(step)
+                self.steps.append(("http", started, time.monotonic()))
                 continue
-            self._secrets = (
-                *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
-                *step.redact,
-            )
-            try:
-                self._conn = await asyncio.wait_for(
-                    self.transport.websocket(step, provider=codec.provider),
-                    timeout=step.open_timeout + 1.0,
+            if isinstance(step, MediaRequest):
+                self._secrets = (step.token, *step.redact)
+                opening = self.transport.media(step, provider=codec.provider)
+                what = f"media session {step.describe()} was not joined"
+            else:
+                self._secrets = (
+                    *(v for _, v in (*step.query, *step.headers) if isinstance(v, Secret)),
+                    *step.redact,
                 )
+                opening = self.transport.websocket(step, provider=codec.provider)
+                what = f"WebSocket {step.describe()} did not open"
+            try:
+                self._conn = await asyncio.wait_for(opening, timeout=step.open_timeout + 1.0)
             except asyncio.TimeoutError:
                 raise HandshakeTimeout(
-                    f"{codec.provider}: WebSocket {step.describe()} did not open "
-                    f"within {step.open_timeout:g} s"
+                    f"{codec.provider}: {what} within {step.open_timeout:g} s"
                 ) from None
-            codec.connection_opened()
-            self._arm_watchdog(step.first_message_timeout, step.idle_timeout)
-            codec.handle_timer(self._loop.time())
-            self._drain_events()
+            opened = time.monotonic()
+            self.steps.append(
+                ("media" if isinstance(step, MediaRequest) else "websocket", started, opened)
+            )
+            rx = _RECEIVING
+            previous, rx.stamp = rx.stamp, _stamp(Received, (opened, _wall()))
+            try:
+                codec.connection_opened()
+                self._arm_watchdog(step.first_message_timeout, step.idle_timeout)
+                codec.handle_timer(self._loop.time())
+                self._drain_events()
+            finally:
+                rx.stamp = previous
             await self._flush()
             break
         conn = self._conn
@@ -217,15 +254,40 @@ class Driver:
         self._messages += 1
         if codec.ended or self._failed:
             return
+        # The events this message produces were received now (module docstring).
+        rx = _RECEIVING
+        previous, rx.stamp = rx.stamp, _stamp(Received, (_monotonic(), _wall()))
         try:
-            codec.receive_frame(frame)
-            self._drain_events()
-        except Exception as exc:  # a bug in a codec must not hang the application
-            # (nor escape into the socket's data_received, which would drop
-            # the connection with nothing said about why)
-            self._codec_failed(exc)
+            try:
+                codec.receive_frame(frame)
+                self._drain_events()
+            except Exception as exc:  # a bug in a codec must not hang the application
+                # (nor escape into the socket's data_received, which would drop
+                # the connection with nothing said about why)
+                self._codec_failed(exc)
+                return
+            self._after_callback_input()
+        finally:
+            rx.stamp = previous
+
+    def audio_received(self, pcm: bytes) -> None:
+        """Audio from the provider's media track (a media connection's push)."""
+        codec = self.codec
+        self._messages += 1
+        if codec.ended or self._failed:
             return
-        self._after_callback_input()
+        rx = _RECEIVING
+        previous, rx.stamp = rx.stamp, _stamp(Received, (_monotonic(), _wall()))
+        try:
+            try:
+                codec.receive_track_audio(pcm)
+                self._drain_events()
+            except Exception as exc:  # as for frames: a codec bug ends the session
+                self._codec_failed(exc)
+                return
+            self._after_callback_input()
+        finally:
+            rx.stamp = previous
 
     def connection_closed(self, code: int | None, reason: str) -> None:
         """The connection is gone (the connection's push, or the reader task)."""
@@ -235,12 +297,17 @@ class Driver:
                 # A server may echo the URL (key, token) in its close reason,
                 # which becomes session_ended.provider_reason: mask them.
                 reason = redact(reason, self._secrets)
+            rx = _RECEIVING
+            previous, rx.stamp = rx.stamp, _stamp(Received, (_monotonic(), _wall()))
             try:
-                codec.receive_closed(code, reason)
-            except Exception as exc:
-                self._codec_failed(exc)
-                return
-            self._drain_events()
+                try:
+                    codec.receive_closed(code, reason)
+                except Exception as exc:
+                    self._codec_failed(exc)
+                    return
+                self._drain_events()
+            finally:
+                rx.stamp = previous
         self._spawn(self._finish())
 
     # -- receive deadlines ------------------------------------------------------
@@ -404,6 +471,8 @@ class Driver:
                             await asyncio.wait_for(
                                 conn.close(frame.code, frame.reason), CLOSE_TIMEOUT
                             )
+                        elif isinstance(frame, TrackAudio):
+                            await conn.send_audio(frame.pcm)
                         else:
                             await conn.send(frame)
                     except (TransportClosed, asyncio.TimeoutError):
@@ -461,13 +530,19 @@ class Driver:
         codec = self.codec
         if codec.ended:
             return
+        now = self._loop.time()
+        rx = _RECEIVING
+        previous, rx.stamp = rx.stamp, _stamp(Received, (_monotonic(), _wall()))
         try:
-            codec.handle_timer(self._loop.time())
-            self._drain_events()
-        except Exception as exc:
-            self._codec_failed(exc)
-            return
-        self._after_callback_input()
+            try:
+                codec.handle_timer(now)
+                self._drain_events()
+            except Exception as exc:
+                self._codec_failed(exc)
+                return
+            self._after_callback_input()
+        finally:
+            rx.stamp = previous
 
     def _after_callback_input(self) -> None:
         """After an input fed outside any task (a pushed message, a timer):

@@ -14,9 +14,12 @@ is malformed as :class:`ProviderError` — never as an exception.
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, TypeAdapter
 
 from .format import AudioFormat
 
@@ -33,6 +36,7 @@ __all__ = [
     "EventAdapter",
     "Interruption",
     "ProviderError",
+    "Received",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
@@ -43,13 +47,15 @@ __all__ = [
     "UserSpeechStopped",
     "UserTranscript",
     "event_to_log",
+    "receiving",
 ]
 
 #: The version of this event model, ``MAJOR.MINOR``: a minor step adds event
 #: types or optional fields (an application that ignores what it does not
 #: know keeps working); a major step changes or removes something. History
 #: (docs/concepts/events.md#schema-versions): 1.0, the design's 14 types;
-#: 1.1 (voiceadapters 0.2), ``session_resumed``; 1.2, ``usage``.
+#: 1.1 (voiceadapters 0.2), ``session_resumed``; 1.2, ``usage`` and ``received``
+#: on every event (when it was received, :class:`Received`).
 SCHEMA_VERSION = "1.2"
 
 EndReason = Literal[
@@ -69,8 +75,108 @@ END_REASONS: tuple[str, ...] = EndReason.__args__  # type: ignore[attr-defined]
 _REPR_LIMIT = 500
 
 
+class Received(NamedTuple):
+    """When an event was received: ``monotonic`` is :func:`time.monotonic`
+    (the clock of every duration in :mod:`voiceadapters.metrics`), ``wall``
+    the UNIX time (:func:`time.time`) read at the same moment."""
+
+    monotonic: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> Received:
+        """This moment, on both clocks."""
+        return cls(time.monotonic(), time.time())
+
+
+class _Receiving:
+    """The stamp of the input a driver is feeding to a codec right now (a
+    received frame, a close, a timer, the opening), or ``None`` outside one.
+    Events built meanwhile take it as their ``received`` (one attribute read
+    per event: docs/metrics.md#what-the-timestamps-cost), so a codec never
+    reads a clock.
+
+    One slot for the process, set and restored around each input, which
+    runs synchronously: not a context variable, which the tasks and timer
+    handles created during an input would inherit (and so stamp later
+    events with a stale time), nor thread-local, which costs ~0.25 µs more
+    per message. With event loops in several threads, an event may take the
+    stamp of another thread's input that overlaps its own — a time within
+    the same few milliseconds."""
+
+    __slots__ = ("stamp",)
+
+    def __init__(self) -> None:
+        self.stamp: Received | None = None
+
+
+_RECEIVING = _Receiving()
+
+
+def _received_default() -> Received:
+    stamp = _RECEIVING.stamp
+    return stamp if stamp is not None else _new(Received, (time.monotonic(), time.time()))
+
+
+_new = tuple.__new__
+
+
+@contextmanager
+def receiving(stamp: Received) -> Iterator[None]:
+    """Events built inside the block are stamped ``stamp`` (a codec-level
+    harness with a fake clock uses it; the driver sets the same variable
+    around every input it feeds)."""
+    previous = _RECEIVING.stamp
+    _RECEIVING.stamp = stamp
+    try:
+        yield
+    finally:
+        _RECEIVING.stamp = previous
+
+
+def _received_from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return (value.get("monotonic"), value.get("wall"))
+    return value
+
+
+#: ``received`` in the JSON form of events: ``{"monotonic": …, "wall": …}``.
+ReceivedField = Annotated[
+    Received,
+    BeforeValidator(_received_from_json),
+    PlainSerializer(
+        lambda r: {"monotonic": r.monotonic, "wall": r.wall},
+        return_type=dict[str, float],
+    ),
+]
+
+
 class _Event(BaseModel):
+    """Every event carries ``received`` (:class:`Received`): when it was
+    received. The driver stamps it for events a codec builds while it feeds
+    an input; an event built anywhere else takes the time it was built.
+
+    ``received`` is not part of an event's identity: two events equal in
+    every other field are equal (and hash alike), and it is left out of
+    ``repr``. It is in ``model_dump()`` and the JSON form.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    received: ReceivedField = Field(default_factory=_received_default, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        if type(other) is not type(self):
+            return False
+        mine, theirs = self.__dict__, other.__dict__
+        return len(mine) == len(theirs) and all(
+            k == "received" or mine[k] == theirs.get(k, mine) for k in mine
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(v for k, v in self.__dict__.items() if k != "received")))
 
 
 class SessionStarted(_Event):
@@ -296,7 +402,8 @@ def event_to_log(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of ``event`` for event logs.
 
     ``agent_audio`` carries ``bytes`` (byte count) and ``duration_ms`` instead
-    of the audio itself; everything else is the event's fields as they are.
+    of the audio itself; everything else is the event's fields as they are,
+    ``received`` included (``{"monotonic": …, "wall": …}``).
     """
     if isinstance(event, AgentAudio):
         return {
@@ -306,8 +413,10 @@ def event_to_log(event: Event) -> dict[str, Any]:
             "sample_rate": event.format.sample_rate,
             "channels": event.format.channels,
             "turn_id": event.turn_id,
+            "received": {"monotonic": event.received.monotonic, "wall": event.received.wall},
         }
     data = event.model_dump(mode="json")
     if isinstance(event, UnknownMessage) and isinstance(event.raw, bytes):
         data["raw"] = base64.b64encode(event.raw).decode("ascii")
+    data["received"] = data.pop("received")  # after the event's own fields
     return data

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json as _json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from .frames import CloseFrame, Frame, OutFrame
+from .format import AudioFormat
+from .frames import CloseFrame, Frame, OutFrame, TrackAudio
 from .secrets import MASK, Secret, redact, reveal
 from .wirejson import decode as _decode_json
 
@@ -34,8 +35,11 @@ __all__ = [
     "Frame",
     "HttpRequest",
     "HttpResponse",
+    "MediaConnector",
+    "MediaRequest",
     "OutFrame",
     "Params",
+    "TrackAudio",
     "WebSocketRequest",
     "build_url",
     "parse_retry_after",
@@ -221,6 +225,70 @@ class WebSocketRequest:
 
     def __repr__(self) -> str:
         return f"WebSocketRequest({self.describe()!r})"
+
+    __str__ = describe
+
+
+class MediaConnector(Protocol):
+    """Who joins a :class:`MediaRequest`: a plugin's media stack (a WebRTC
+    client library behind a small adapter). The core never imports one; a
+    codec names its plugin's connector in the step it describes, and the
+    transport calls :meth:`join`.
+
+    :meth:`join` returns an open
+    :class:`~voiceadapters.transports.base.Connection` that carries the
+    session's data messages as frames (``send``, and ``frame_received`` or
+    ``recv``), plays :class:`~voiceadapters.frames.TrackAudio` on its outgoing
+    track (``send_audio``) and hands the provider's track audio to
+    ``Receiver.audio_received`` (it must push: ``set_receiver`` returns
+    ``True``). It raises :class:`~voiceadapters.errors.ConnectError`
+    subclasses when the join fails — :class:`~voiceadapters.errors.WebSocketRejected`
+    when the signalling server refused the credential — and
+    :class:`~voiceadapters.errors.ConfigError` when its library is missing.
+    """
+
+    #: What the stack is (the WebRTC library it wraps), for messages.
+    name: str
+
+    async def join(self, request: MediaRequest) -> object: ...
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    """The real-time media session to join (a WebRTC room), the third kind of
+    handshake step besides :class:`HttpRequest` and :class:`WebSocketRequest`.
+
+    ``url`` is the signalling URL and ``token`` the room credential (always a
+    :class:`~voiceadapters.secrets.Secret`); ``connector`` joins it (see
+    :class:`MediaConnector`). Audio crosses the connection as tracks, not
+    messages: the microphone is published at ``input_format`` (the codec's
+    ``wire_input``) and the provider's track is read at ``output_format`` (its
+    ``wire_output``), so the session's audio pipeline converts and frames
+    audio exactly as for a WebSocket. ``options`` are the connector's own
+    settings (a data topic, say). The timeouts mean what they mean on a
+    :class:`WebSocketRequest`; ``open_timeout`` bounds the whole join.
+    """
+
+    url: str
+    token: Secret
+    connector: MediaConnector
+    input_format: AudioFormat
+    output_format: AudioFormat
+    options: tuple[tuple[str, str], ...] = ()
+    open_timeout: float = 10.0
+    first_message_timeout: float | None = DEFAULT_FIRST_MESSAGE_TIMEOUT
+    idle_timeout: float | None = None
+    redact: tuple[Secret, ...] = ()
+
+    def option(self, name: str, default: str = "") -> str:
+        """The value of connector option ``name``."""
+        return next((v for k, v in self.options if k == name), default)
+
+    def describe(self) -> str:
+        return f"MEDIA {self.connector.name} {self.url}  token: {MASK}"
+
+    def __repr__(self) -> str:
+        return f"MediaRequest({self.describe()!r})"
 
     __str__ = describe
 

@@ -41,7 +41,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     # Only for types: ``import voiceadapters`` (config imports this module)
     # must not pay for the handshake module and what it imports.
-    from .handshake import HttpRequest, WebSocketRequest
+    from .handshake import HttpRequest, MediaRequest, WebSocketRequest
 
 __all__ = ["LIMIT_OPTIONS", "Limits"]
 
@@ -60,7 +60,7 @@ _TIMES = frozenset(LIMIT_OPTIONS[:6])
 #: Timeouts for which 0 means "no deadline" rather than "fail at once".
 _ZERO_IS_OFF = frozenset({"first_message_timeout", "idle_timeout", "ping_interval", "ping_timeout"})
 
-S = TypeVar("S", bound="HttpRequest | WebSocketRequest")
+S = TypeVar("S", bound="HttpRequest | WebSocketRequest | MediaRequest")
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,18 @@ class Limits:
     def apply(self, step: S) -> S:
         """``step`` with the limits that are set put in place of its own
         (a ``0`` timeout or ping interval becomes ``None``: none)."""
-        from .handshake import HttpRequest
+        from .handshake import HttpRequest, MediaRequest
 
         if isinstance(step, HttpRequest):
             changes: dict[str, Any] = {
                 "timeout": self.http_timeout,
                 "max_body": self.max_token_body,
+            }
+        elif isinstance(step, MediaRequest):
+            changes = {
+                "open_timeout": self.open_timeout,
+                "first_message_timeout": self.first_message_timeout,
+                "idle_timeout": self.idle_timeout,
             }
         else:
             changes = {

@@ -113,6 +113,35 @@ class Provider(ABC):
         1.0 is real time, 0 sends as fast as possible.
         """
 
+    def make_transport_simulator(
+        self,
+        transport: str | None,
+        *,
+        api_key: str,
+        scenario: str | None = None,
+        pace: float = 1.0,
+    ) -> Simulator:
+        """The simulator that serves ``transport`` (``None``: the default, the
+        first of :attr:`transports`), which is :meth:`make_simulator`'s. A
+        provider with a second transport overrides this for it (a media
+        transport's simulator may run a room server beside its host,
+        :meth:`~voiceadapters.simulator.base.Simulator.services`), and its
+        :meth:`simulator_config` names the transport in the scheme.
+
+        Raises :class:`~voiceadapters.errors.ConfigError` for a transport the
+        provider does not list, or has no simulator for.
+        """
+        from .errors import ConfigError
+
+        if transport is None or transport == self.transports[0]:
+            return self.make_simulator(api_key=api_key, scenario=scenario, pace=pace)
+        if transport not in self.transports:
+            raise ConfigError(
+                f"{self.name}: transport {transport!r} is not supported; "
+                f"choose one of {', '.join(self.transports)}"
+            )
+        raise ConfigError(f"{self.name}: no simulator for transport {transport!r}")
+
     @abstractmethod
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
         """The config string (without API key) that connects to ``simulator``

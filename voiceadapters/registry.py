@@ -25,7 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .apiversion import check_core_api
-from .errors import PluginError, UnknownProviderError
+from .errors import ConfigError, PluginError, UnknownProviderError
 from .provider import Provider
 
 __all__ = [
@@ -149,6 +149,23 @@ class Registry:
         names = set(self._providers) | set(self._lazy)
         names.update(ep.name.lower() for ep in self._entry_points())
         return sorted(names)
+
+    def get_target(self, target: str) -> tuple[Provider, str | None]:
+        """A ``provider[+transport]`` target (``name``, ``name+webrtc``):
+        the provider (as :meth:`get`) and the transport named, or ``None``.
+        Raises :class:`~voiceadapters.errors.ConfigError` for a transport the
+        provider does not list."""
+        name, _, transport = target.partition("+")
+        provider = self.get(name)
+        if not transport:
+            return provider, None
+        transport = transport.lower()
+        if transport not in provider.transports:
+            raise ConfigError(
+                f"{provider.name}: transport {transport!r} is not supported; "
+                f"choose one of {', '.join(provider.transports)}"
+            )
+        return provider, transport
 
     def get(self, name: str) -> Provider:
         """The provider called ``name`` (or with that alias); loads its plugin on first use.

@@ -23,7 +23,10 @@ session adds what needs the event loop:
 * **reconnecting**: when the connection goes in a way a new one may
   continue (a drop, a server restart, a provider's session cap), the session
   opens a new one with a fresh handshake and reports ``session_resumed``
-  (:mod:`voiceadapters.reconnect`).
+  (:mod:`voiceadapters.reconnect`);
+* **measuring**: connect times, per-turn latencies and dropped audio
+  (:attr:`Session.metrics`, :mod:`voiceadapters.metrics`), and OpenTelemetry
+  spans of them when ``opentelemetry-api`` is installed (:mod:`voiceadapters.otel`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from dataclasses import dataclass
@@ -69,6 +73,7 @@ from .events import (
     SessionStarted,
 )
 from .format import AudioFormat
+from .metrics import MetricsRecorder, SessionMetrics, voiced
 from .pipeline import AudioPipeline
 from .provider import Provider
 from .reconnect import ReconnectPolicy
@@ -125,6 +130,16 @@ class SessionStats:
     the provider was ready (a token-first protocol before its go-ahead), counted when
     ``session_ended`` is queued (app format, converted from the wire's)."""
 
+    agent_turns: int = 0
+    """Agent turns that produced audio (each one is in :attr:`Session.metrics`)."""
+    connect_time: float | None = None
+    """Seconds from the first handshake step to the provider's
+    ``session_started`` (``agent_ready`` for protocols that have it), for
+    the first connection; :attr:`Session.metrics` has each step."""
+    last_response_latency: float | None = None
+    """Seconds from the end of the user's speech to the first agent audio,
+    for the latest turn that has both (:mod:`voiceadapters.metrics`)."""
+
 
 @dataclass
 class _Outage:
@@ -153,6 +168,7 @@ class _Link:
         self.live = live
         self.backlog: list[Event] | None = None if live else []
         self.driver = Driver(codec, transport, self.on_events, limits=session.config.limits)
+        session._metrics.connection(self.driver.steps)
 
     def on_events(self, events: list[Event]) -> None:
         observer = self.session._observer
@@ -219,6 +235,12 @@ class Session:
         self._closing = False
         self._policy = reconnect or ReconnectPolicy(enabled=config.reconnect)
         self._generation = 0
+        # Without speech events from the provider, the end of the user's
+        # speech is the last non-silent chunk sent (voiceadapters.metrics).
+        self._track_input = not provider.capabilities.speech_events
+        self._metrics = MetricsRecorder(
+            provider.name, track_input=self._track_input, stats=self.stats
+        )
         self._link = _Link(self, codec, transport, live=True)
         self._opened_at = 0.0
         self._failures = 0  # consecutive failed connections (reconnect)
@@ -267,6 +289,29 @@ class Session:
     @property
     def capabilities(self) -> Capabilities:
         return self.provider.capabilities
+
+    @property
+    def metrics(self) -> SessionMetrics:
+        """Connect times by step, per-turn latencies, the resampler delay in
+        use and the audio dropped, as of now (:mod:`voiceadapters.metrics`;
+        docs/metrics.md)."""
+        from .audio import resampler_delay_ms
+
+        stats = self.stats
+        wire_in = self._driver.codec.wire_input
+        return self._metrics.snapshot(
+            resampler_input_ms=resampler_delay_ms(self.input_format, wire_in),
+            resampler_output_ms=resampler_delay_ms(self.provider.wire_output, self.output_format),
+            audio={
+                "dropped_audio_events": stats.dropped_audio_events,
+                "dropped_audio_ms": _ms_of(self.output_format, stats.dropped_audio_bytes),
+                "fenced_audio_events": stats.fenced_audio_events,
+                "dropped_input_ms": _ms_of(wire_in, stats.dropped_input_bytes),
+                "held_input_ms": _ms_of(wire_in, stats.held_audio_bytes),
+                "unsent_audio_ms": _ms_of(self.input_format, stats.unsent_audio_bytes),
+                "unsent_frames": stats.unsent_frames,
+            },
+        )
 
     @property
     def ended(self) -> SessionEnded | None:
@@ -345,6 +390,8 @@ class Session:
                 # Refused before conversion: the resampler has not seen the
                 # chunk, so it can be sent again once the provider is ready.
                 raise BufferOverflowError(self.provider.name, limit, held, len(data))
+        if self._track_input and voiced(data):
+            self._metrics.input_voiced(time.monotonic())
         wire = self._pipeline.encode(data, checked=True)
         self.stats.audio_bytes_sent += len(data)
         if not wire:
@@ -605,6 +652,7 @@ class Session:
     # -- events --------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
+        self._metrics.on_events(events)
         if self._outage is not None:
             events = self._resumed(events)
         if events and type(events[-1]) is SessionEnded and self._may_reconnect():
@@ -650,6 +698,7 @@ class Session:
                 self._call_hook(
                     "voiceadapters_session_ended", provider=self.provider.name, event=event
                 )
+                self._export_spans()
             if isinstance(event, AgentAudio):
                 self._enqueue_audio(event)
             else:
@@ -660,6 +709,17 @@ class Session:
                 if not waiter.done():
                     waiter.set_result(None)
             self._waiters.clear()
+
+    def _export_spans(self) -> None:
+        """The session ended: its spans, when OpenTelemetry is installed
+        (:mod:`voiceadapters.otel`; nothing is imported otherwise)."""
+        from . import otel
+
+        if otel.enabled():
+            try:
+                otel.export_session(self.metrics, self.config)
+            except Exception:
+                log.exception("exporting OpenTelemetry spans failed")
 
     def _count_unsent_audio(self) -> None:
         """The session ended: audio the codec still holds will never be sent."""
@@ -743,6 +803,8 @@ class Session:
         if isinstance(event, AgentAudio):
             self._queued_audio_bytes -= len(event.pcm)
             self.stats.audio_bytes_received += len(event.pcm)
+            if self._metrics.watching is not None:  # after an interruption
+                self._metrics.audio_read(event)
         elif isinstance(event, SessionEnded):
             self._delivered_end = True
         return event
@@ -781,6 +843,10 @@ class Session:
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
         return f"<Session {self.config.to_string()!r} {state}>"
+
+
+def _ms_of(fmt: AudioFormat, nbytes: int) -> float:
+    return round(fmt.duration(nbytes) * 1000, 1)
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:

@@ -24,8 +24,8 @@ from .commands import Command, SendAudio
 from .errors import WebSocketRejected
 from .events import Event, SessionEnded
 from .format import AudioFormat
-from .frames import CloseFrame, OutFrame
-from .handshake import HttpRequest, HttpResponse, WebSocketRequest
+from .frames import CloseFrame, OutFrame, TrackAudio
+from .handshake import HttpRequest, HttpResponse, MediaRequest, WebSocketRequest
 from .simulator.base import DropConnection, ServerOut, SimRequest, Simulator, SimulatorConnection
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class CodecPair:
         self.intercept = intercept
         self._server: SimulatorConnection | None = None
         #: Every handshake step executed, and every HTTP response fed back, in order.
-        self.handshake_steps: list[HttpRequest | WebSocketRequest] = []
+        self.handshake_steps: list[HttpRequest | WebSocketRequest | MediaRequest] = []
         self.http_responses: list[HttpResponse] = []
         if open_connection:
             self.handshake()
@@ -112,6 +112,13 @@ class CodecPair:
                 self.http_responses.append(response)
                 self.codec.receive_http_response(response)
                 continue
+            if isinstance(step, MediaRequest):
+                # Media travels as tracks through a real media stack; there is
+                # no sans-I/O room to pair with (use the network level).
+                raise NotImplementedError(
+                    f"CodecPair pairs WebSocket sessions only; {step.describe()} "
+                    "needs a media session (run it at network level)"
+                )
             result = self.simulator.open_websocket(SimRequest.from_websocket(step), self.now)
             if isinstance(result, HttpResponse):
                 raise WebSocketRejected(self.codec.provider, result.status, result.text())
@@ -143,6 +150,8 @@ class CodecPair:
                 if isinstance(frame, CloseFrame):
                     self._server.receive_closed(frame.code, self.now)
                     self.codec.receive_closed(frame.code, frame.reason)
+                elif isinstance(frame, TrackAudio):
+                    continue  # no media step ever opens here (handshake())
                 else:
                     self._server.receive_frame(frame, self.now)
             if self._server is not None:
@@ -278,17 +287,29 @@ async def serve_simulator(
     scenario: str | None = None,
     pace: float = 0.0,
     host: str = "127.0.0.1",
+    response_delay: float | None = None,
+    transport: str | None = None,
 ) -> AsyncIterator[tuple[SimulatorServer, str, Simulator]]:
     """Serve ``provider``'s simulator on ``host`` (any free port) for the
     duration of the block; yields ``(server, config_string, simulator)``.
 
     ``pace=0`` (the default here) sends agent audio as fast as possible, so
-    tests run faster than real time.
+    tests run faster than real time. ``response_delay`` sets the simulator's
+    :attr:`~voiceadapters.simulator.base.Simulator.response_delay`.
+    ``transport`` picks the simulator of one of the provider's transports
+    (``None``: the default; a ``provider+transport`` name works too).
     """
     from .registry import registry
     from .simulator.server import SimulatorServer
 
-    chosen = registry.get(provider) if isinstance(provider, str) else provider
-    simulator = chosen.make_simulator(api_key=api_key, scenario=scenario, pace=pace)
+    if isinstance(provider, str):
+        chosen, named = registry.get_target(provider)
+        transport = transport or named
+    else:
+        chosen = provider
+    simulator = chosen.make_transport_simulator(
+        transport, api_key=api_key, scenario=scenario, pace=pace
+    )
+    simulator.response_delay = response_delay
     async with SimulatorServer(simulator, host, 0) as server:
         yield server, chosen.simulator_config(host, server.port, simulator), simulator

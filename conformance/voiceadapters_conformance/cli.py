@@ -18,10 +18,12 @@ __all__ = ["register_cli"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    provider = registry.get(args.provider)
+    provider, transport = registry.get_target(args.provider)
     if args.cassette:
         return _run_cassette(args, provider)
     levels = LEVELS if args.level == "all" else (args.level,)
+    if transport not in (None, provider.transports[0]) and args.level == "all":
+        levels = ("network",)  # a media transport has no codec level
 
     def progress(result: Result) -> None:
         if not args.quiet:
@@ -31,7 +33,9 @@ def _run(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    report = run_suite(provider, levels, only=args.only or None, progress=progress)
+    report = run_suite(
+        provider, levels, only=args.only or None, progress=progress, transport=transport
+    )
     print(table(report))
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
@@ -64,7 +68,9 @@ def register_cli(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "conformance", help="run the conformance suite against a provider plugin"
     )
-    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument(
+        "provider", metavar="PROVIDER", help="a provider, or provider+transport (name+webrtc)"
+    )
     p.add_argument("--level", choices=[*LEVELS, "all"], default="all")
     p.add_argument("--report", metavar="FILE", help="write a JSON report")
     p.add_argument(

@@ -305,7 +305,7 @@ def _keep(rec: Recording, pair: CodecPair) -> None:
     for step in pair.handshake_steps:
         if isinstance(step, HttpRequest):
             rec.http_requests.append(SimRequest.from_http(step))
-        else:
+        elif isinstance(step, WebSocketRequest):
             rec.ws_requests.append(SimRequest.from_websocket(step))
 
 

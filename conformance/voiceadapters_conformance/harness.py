@@ -38,7 +38,13 @@ from voiceadapters.config import ProviderConfig, parse_config, resolve_config
 from voiceadapters.errors import SessionClosedError, VoiceAdaptersError
 from voiceadapters.events import Event, SessionEnded
 from voiceadapters.format import AudioFormat
-from voiceadapters.handshake import CloseFrame, HttpRequest, HttpResponse, WebSocketRequest
+from voiceadapters.handshake import (
+    CloseFrame,
+    HttpRequest,
+    HttpResponse,
+    MediaRequest,
+    WebSocketRequest,
+)
 from voiceadapters.pipeline import AudioPipeline
 from voiceadapters.provider import Provider
 from voiceadapters.secrets import Secret
@@ -53,7 +59,9 @@ CONFORMANCE_KEY = "sk-conformance-9f3b27c1-NEVER-RENDER"
 Predicate = Callable[[list[Event]], bool]
 
 
-def _secret_values(step: HttpRequest | WebSocketRequest) -> list[str]:
+def _secret_values(step: HttpRequest | WebSocketRequest | MediaRequest) -> list[str]:
+    if isinstance(step, MediaRequest):
+        return [step.token.reveal(), *(s.reveal() for s in step.redact)]
     values = []
     for _, value in (*step.headers, *step.query):
         if isinstance(value, Secret):
@@ -104,16 +112,20 @@ class Harness(ABC):
 
     level: str
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
         self.provider = provider
         self.api_key = api_key
+        #: The provider's transport under test (``None``: its default).
+        self.transport = transport
         self.events: list[Event] = []
         self.app_format = AudioFormat(16000)
         #: Secret values seen on the way (key, tokens, revealed headers/query).
         self.secrets: set[str] = {api_key}
         #: Texts a user could see: reprs, log lines, exception messages.
         self.rendered: list[str] = []
-        self.handshake_steps: list[HttpRequest | WebSocketRequest] = []
+        self.handshake_steps: list[HttpRequest | WebSocketRequest | MediaRequest] = []
         self._log = _Capture()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -196,6 +208,13 @@ class Harness(ABC):
             except SessionClosedError:
                 return
 
+    @property
+    def media(self) -> bool:
+        """True when the session joined a media session (a
+        :class:`~voiceadapters.handshake.MediaRequest` step: WebRTC): audio
+        then crosses a lossy codec, and the end has no WebSocket close code."""
+        return any(isinstance(step, MediaRequest) for step in self.handshake_steps)
+
     def ended(self) -> SessionEnded | None:
         return next((e for e in self.events if isinstance(e, SessionEnded)), None)
 
@@ -208,7 +227,9 @@ class Harness(ABC):
         self.app_format = app_format or AudioFormat(16000)
         key = api_key or self.api_key
         self.secrets.add(key)
-        simulator = self.provider.make_simulator(api_key=self.api_key, scenario=scenario, pace=pace)
+        simulator = self.provider.make_transport_simulator(
+            self.transport, api_key=self.api_key, scenario=scenario, pace=pace
+        )
         return simulator, key
 
     def _config(self, simulator: Simulator, port: int, api_key: str) -> ProviderConfig:
@@ -234,8 +255,10 @@ class CodecHarness(Harness):
 
     level = "codec"
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
-        super().__init__(provider, api_key=api_key)
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
+        super().__init__(provider, api_key=api_key, transport=transport)
         self.pair: CodecPair | None = None
         self.codec: Codec | None = None
         self.pipeline: AudioPipeline | None = None
@@ -373,8 +396,10 @@ class NetworkHarness(Harness):
 
     level = "network"
 
-    def __init__(self, provider: Provider, *, api_key: str = CONFORMANCE_KEY) -> None:
-        super().__init__(provider, api_key=api_key)
+    def __init__(
+        self, provider: Provider, *, api_key: str = CONFORMANCE_KEY, transport: str | None = None
+    ) -> None:
+        super().__init__(provider, api_key=api_key, transport=transport)
         self._stack = contextlib.AsyncExitStack()
         self._server: Any = None
         self._sim: Simulator | None = None
@@ -417,6 +442,12 @@ class NetworkHarness(Harness):
                 harness.secrets.update(_secret_values(request))
                 harness.rendered += [repr(request), str(request)]
                 return await super().websocket(request, provider=provider)
+
+            async def media(self, request: MediaRequest, *, provider: str) -> Any:
+                harness.handshake_steps.append(request)
+                harness.secrets.update(_secret_values(request))
+                harness.rendered += [repr(request), str(request)]
+                return await super().media(request, provider=provider)
 
         try:
             self.session = await connect(
@@ -530,9 +561,9 @@ class NetworkHarness(Harness):
         return self._sim
 
 
-def make_harness(level: str, provider: Provider) -> Harness:
+def make_harness(level: str, provider: Provider, *, transport: str | None = None) -> Harness:
     if level == "codec":
-        return CodecHarness(provider)
+        return CodecHarness(provider, transport=transport)
     if level == "network":
-        return NetworkHarness(provider)
+        return NetworkHarness(provider, transport=transport)
     raise ValueError(f"unknown level {level!r}; choose codec or network")

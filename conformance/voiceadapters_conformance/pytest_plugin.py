@@ -47,9 +47,11 @@ def conformance_tests(
     *,
     levels: Iterable[str] = LEVELS,
     only: Iterable[str] | None = None,
+    transport: str | None = None,
 ) -> Callable[[str, str], None]:
     """A parametrized pytest test function running every case for ``provider``
-    (a registered name, or a :class:`~voiceadapters.provider.Provider`)."""
+    (a registered name, or a :class:`~voiceadapters.provider.Provider`) over
+    ``transport`` (``None``: the provider's default)."""
     params = [
         pytest.param(
             case.id,
@@ -67,7 +69,7 @@ def conformance_tests(
     def test_conformance(case_id: str, level: str) -> None:
         chosen = registry.get(provider) if isinstance(provider, str) else provider
         case = CASES[case_id]
-        result = run_case(chosen, case, level)
+        result = run_case(chosen, case, level, transport)
         if result.verdict is Verdict.UNSUPPORTED:
             pytest.skip(f"{case} [{level}]: {result.detail}")
         if result.verdict is Verdict.FAIL:

@@ -81,11 +81,15 @@ def gate(provider: Provider, case: Case) -> str | None:
     return None
 
 
-async def _run(provider: Provider, case: Case, level: str) -> Result:
+async def _run(provider: Provider, case: Case, level: str, transport: str | None = None) -> Result:
     reason = gate(provider, case)
+    if reason is None and level == "codec" and transport not in (None, provider.transports[0]):
+        # The codec level pairs a codec with a sans-I/O simulator over
+        # messages; a media transport's audio needs a media stack.
+        reason = f"transport {transport} runs at network level only"
     if reason is not None:
         return Result(case, level, Verdict.UNSUPPORTED, reason)
-    harness = make_harness(level, provider)
+    harness = make_harness(level, provider, transport=transport)
     ctx = CaseContext()
     started = time.perf_counter()
     try:
@@ -110,9 +114,10 @@ async def _run(provider: Provider, case: Case, level: str) -> Result:
     return Result(case, level, verdict, detail, ctx.notes, time.perf_counter() - started)
 
 
-def run_case(provider: Provider, case: Case, level: str) -> Result:
-    """Run one case at one level, in its own event loop."""
-    return asyncio.run(_run(provider, case, level))
+def run_case(provider: Provider, case: Case, level: str, transport: str | None = None) -> Result:
+    """Run one case at one level (over ``transport``, ``None``: the
+    provider's default), in its own event loop."""
+    return asyncio.run(_run(provider, case, level, transport))
 
 
 def select_cases(only: Iterable[str] | None = None) -> list[Case]:
@@ -130,18 +135,26 @@ def run_suite(
     *,
     only: Iterable[str] | None = None,
     progress: Any = None,
+    transport: str | None = None,
 ) -> Report:
-    """Run every case at every level; ``progress(result)`` is called after each."""
+    """Run every case at every level; ``progress(result)`` is called after
+    each. ``transport`` picks one of the provider's transports (``None``: its
+    default); the report is then named ``provider+transport``."""
     levels = tuple(levels)
     for level in levels:
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
-    report = Report(provider.name, levels)
+    name = (
+        provider.name
+        if transport in (None, provider.transports[0])
+        else (f"{provider.name}+{transport}")
+    )
+    report = Report(name, levels)
     for level in levels:
         for case in select_cases(only):
             if level not in case.levels:
                 continue
-            result = run_case(provider, case, level)
+            result = run_case(provider, case, level, transport)
             report.results.append(result)
             if progress is not None:
                 progress(result)

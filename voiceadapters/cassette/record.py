@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import ConnectError, WebSocketRejected
+from ..errors import ConfigError, ConnectError, WebSocketRejected
 from ..events import SCHEMA_VERSION, Event, event_to_log
 from ..frames import Frame
-from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
+from ..handshake import HttpRequest, HttpResponse, MediaRequest, WebSocketRequest
 from ..secrets import Secret
 from ..transports.base import Connection, Receiver, Transport, TransportClosed
 from .format import AUDIO_POLICIES, FORMAT_NAME, FORMAT_VERSION, CassetteError, Message
@@ -293,6 +293,10 @@ class _Tap:
         self._conn.recorder.message("recv", self._conn.number, frame)
         self._receiver.frame_received(frame)
 
+    def audio_received(self, pcm: bytes) -> None:
+        # Never reached: RecordingTransport refuses media sessions (see media()).
+        self._receiver.audio_received(pcm)
+
     def connection_closed(self, code: int | None, reason: str) -> None:
         self._conn._closed(code, reason)
         self._receiver.connection_closed(code, reason)
@@ -382,6 +386,17 @@ class RecordingTransport(Transport):
             self.recorder.ws_rejected(number, None, str(exc))
             raise
         return RecordingConnection(conn, self.recorder, number)
+
+    async def media(self, request: MediaRequest, *, provider: str) -> Connection:
+        """Refused: a cassette holds the messages of HTTP and WebSocket steps;
+        a media session's tracks (WebRTC audio) have no place in format 1,
+        and a replay server could not answer the join. Recording it without
+        its audio would make a cassette that cannot replay, so this says so
+        before anything is joined."""
+        raise ConfigError(
+            f"{provider}: recording a media session ({request.describe()}) is not "
+            "supported: cassettes record HTTP and WebSocket traffic (docs/cassettes.md)"
+        )
 
     async def aclose(self) -> None:
         try:

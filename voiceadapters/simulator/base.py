@@ -37,6 +37,7 @@ from __future__ import annotations
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -294,6 +295,13 @@ class Simulator(ABC):
         #: keep every session's records.
         self.connections: RecentList[SimulatorConnection] = RecentList(CONNECTION_LIMIT)
         self.pace = pace
+        #: Provider-neutral setting of the scripted agent: seconds from the
+        #: end of the user's speech to the agent's first text and audio
+        #: (``None``: the agent's default, 50 ms; scaled to 0 with
+        #: ``pace=0``). Set it before connections open (``voiceadapters
+        #: simulate --response-delay``, ``demo --response-delay``); the
+        #: simulators pass it on with :meth:`agent_options`.
+        self.response_delay: float | None = None
         self._api_key = api_key
         if provider is None:
             return
@@ -308,6 +316,17 @@ class Simulator(ABC):
             raise ValueError("the simulator needs a non-empty API key to accept")
         #: The scenario this simulator runs.
         self.scenario = chosen
+
+    def agent_options(self) -> dict[str, Any]:
+        """Keyword arguments for the :class:`~voiceadapters.simulator.agent.Agent`
+        of a new connection: the provider-neutral settings that are set
+        (:attr:`response_delay`). ``ValueError`` for a negative delay."""
+        options: dict[str, Any] = {}
+        if self.response_delay is not None:
+            if not self.response_delay >= 0:
+                raise ValueError(f"response_delay must be >= 0 seconds, not {self.response_delay}")
+            options["response_delay"] = float(self.response_delay)
+        return options
 
     def key_accepted(self, presented: str | None) -> bool:
         """Whether ``presented`` is the API key this simulator accepts
@@ -337,3 +356,16 @@ class Simulator(ABC):
     def websocket_paths(self) -> tuple[str, ...]:
         """Path prefixes served as WebSocket endpoints (the host routes on them)."""
         return ()
+
+    def services(self) -> list[AbstractAsyncContextManager[Any]]:
+        """Servers this simulator needs beside its HTTP/WebSocket host — a
+        media room simulator for a WebRTC transport, say. The host
+        (:class:`~voiceadapters.simulator.server.SimulatorServer`) enters each
+        before it serves and leaves them, last first, when it stops; they
+        are the simulator's only I/O besides the host's. A service that hosts
+        connections of its own (clients that reach the simulator through it)
+        also has ``hosts(conn) -> bool``, ``async inject(conn, frame)`` and
+        ``async drop(conn)``, which the host's fault injection
+        (:meth:`~voiceadapters.simulator.server.SimulatorServer.inject`,
+        ``drop``) hands such connections to. Default: none."""
+        return []

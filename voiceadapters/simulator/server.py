@@ -5,7 +5,10 @@ The host is the simulator's only I/O: it turns aiohttp requests into
 :class:`SimRequest` values, runs each WebSocket connection's loop (receive,
 timers from the event loop's monotonic clock, drain and send) and executes
 :class:`~voiceadapters.handshake.CloseFrame` and
-:class:`~voiceadapters.simulator.base.DropConnection`.
+:class:`~voiceadapters.simulator.base.DropConnection`. It also runs the
+simulator's :meth:`~voiceadapters.simulator.base.Simulator.services` (a media
+room server, for a WebRTC transport) from :meth:`SimulatorServer.start` to
+:meth:`SimulatorServer.stop`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import logging
 import socket
 from types import TracebackType
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -42,6 +46,8 @@ class SimulatorServer:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._live: dict[SimulatorConnection, tuple[web.Request, web.WebSocketResponse]] = {}
+        self._services = contextlib.AsyncExitStack()
+        self._running: list[Any] = []
 
     @property
     def port(self) -> int:
@@ -64,19 +70,35 @@ class SimulatorServer:
         self._port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock)
         await site.start()
+        try:
+            for service in self.simulator.services():
+                await self._services.enter_async_context(service)
+                self._running.append(service)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self, close_code: int = 1001) -> None:
-        """Close every open WebSocket with ``close_code`` (1001: going away), then stop."""
+        """Close every open WebSocket with ``close_code`` (1001: going away),
+        stop the simulator's services, then stop."""
         for _, ws in list(self._live.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=close_code, message=b"server shutdown")
+        self._running.clear()
+        await self._services.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def inject(self, conn: SimulatorConnection, frame: str | bytes | CloseFrame) -> None:
         """Send ``frame`` to the client of ``conn`` now, bypassing the protocol
-        (fault injection for tests and conformance: malformed or unknown messages)."""
+        (fault injection for tests and conformance: malformed or unknown messages).
+        A connection one of the simulator's services hosts (a media room) is
+        handed to that service's ``inject(conn, frame)``."""
+        service = self._service_of(conn)
+        if service is not None:
+            await service.inject(conn, frame)
+            return
         _, ws = self._live[conn]
         if isinstance(frame, CloseFrame):
             await ws.close(code=frame.code, message=frame.reason.encode())
@@ -86,10 +108,26 @@ class SimulatorServer:
             await ws.send_bytes(frame)
 
     async def drop(self, conn: SimulatorConnection) -> None:
-        """Cut ``conn``'s TCP connection without a closing handshake (a lost network)."""
+        """Cut ``conn``'s TCP connection without a closing handshake (a lost
+        network); a service's connection: that service's ``drop(conn)``."""
+        service = self._service_of(conn)
+        if service is not None:
+            await service.drop(conn)
+            return
         request, _ = self._live[conn]
         if request.transport is not None:
             request.transport.abort()
+
+    def _service_of(self, conn: SimulatorConnection) -> Any:
+        """The running service that hosts ``conn`` (one with
+        ``hosts(conn) -> bool``, ``inject`` and ``drop``), if any."""
+        if conn in self._live:
+            return None
+        for service in self._running:
+            hosts = getattr(service, "hosts", None)
+            if hosts is not None and hosts(conn):
+                return service
+        return None
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()

@@ -1,12 +1,21 @@
 """The transport seam: the only place bytes meet a network (after httpx's
 ``BaseTransport``).
 
-A :class:`Transport` executes the two kinds of handshake step a codec can ask
-for — an HTTP request and a WebSocket open — and a :class:`Connection` moves
-WebSocket messages. Everything above (driver, session) is written against
-these two small classes, so a test can swap the network for memory
-(:class:`~voiceadapters.transports.memory.MemoryTransport`) and a future
-WebRTC transport slots in beside :class:`~voiceadapters.transports.network.NetworkTransport`.
+A :class:`Transport` executes the three kinds of handshake step a codec can
+ask for — an HTTP request, a WebSocket open, and joining a media session
+(:class:`~voiceadapters.handshake.MediaRequest`: a WebRTC room) — and a
+:class:`Connection` moves the session's messages. Everything above (driver,
+session) is written against these two small classes, so a test can swap the
+network for memory (:class:`~voiceadapters.transports.memory.MemoryTransport`).
+
+Media connections. A media session carries data messages as frames, like a
+WebSocket, and audio as *tracks*: the driver hands the codec's
+:class:`~voiceadapters.frames.TrackAudio` to :meth:`Connection.send_audio`,
+and the connection pushes the provider's track audio to
+:meth:`Receiver.audio_received`, in the request's ``output_format``. The
+media stack itself (a WebRTC library) belongs to a plugin: the request names
+its :class:`~voiceadapters.handshake.MediaConnector`, and
+:meth:`Transport.media` asks it to join. The core names no media library.
 
 Errors: a transport raises :class:`~voiceadapters.errors.ConnectError`
 subclasses while connecting, and :class:`TransportClosed` from
@@ -18,8 +27,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Protocol
 
+from ..errors import ConnectError
 from ..frames import Frame
-from ..handshake import HttpRequest, HttpResponse, WebSocketRequest
+from ..handshake import HttpRequest, HttpResponse, MediaRequest, WebSocketRequest
 
 __all__ = ["Connection", "Receiver", "Transport", "TransportClosed"]
 
@@ -39,6 +49,11 @@ class Receiver(Protocol):
 
     def frame_received(self, frame: Frame) -> None:
         """One whole message arrived."""
+
+    def audio_received(self, pcm: bytes) -> None:
+        """Audio from the provider's media track (media connections only):
+        16-bit mono PCM in the :class:`~voiceadapters.handshake.MediaRequest`'s
+        ``output_format``, in order, any number of whole samples."""
 
     def connection_closed(self, code: int | None, reason: str) -> None:
         """The connection is gone (``code`` as in :class:`TransportClosed`); called once, last."""
@@ -70,6 +85,13 @@ class Connection(ABC):
     async def send(self, frame: Frame) -> None:
         """Send a text (``str``) or binary (``bytes``) message."""
 
+    async def send_audio(self, pcm: bytes) -> None:
+        """Play ``pcm`` (16-bit mono PCM in the request's ``input_format``) on
+        the outgoing media track. Only media connections have one; the
+        default raises :class:`TransportClosed` (a WebSocket carries audio in
+        messages)."""
+        raise TransportClosed(None, f"{type(self).__name__} has no media track")
+
     @abstractmethod
     async def recv(self) -> Frame:
         """The next message; raises :class:`TransportClosed` at the end."""
@@ -100,6 +122,20 @@ class Transport(ABC):
         :class:`~voiceadapters.errors.WebSocketRejected` for an HTTP error
         status, :class:`~voiceadapters.errors.HandshakeTimeout`, or
         :class:`~voiceadapters.errors.ConnectError`."""
+
+    async def media(self, request: MediaRequest, *, provider: str) -> Connection:
+        """Join the media session: the request's connector does (the default),
+        and must give back a pushing :class:`Connection`. Raises what the
+        connector raises (:class:`~voiceadapters.errors.ConnectError`
+        subclasses, :class:`~voiceadapters.errors.ConfigError` for a missing
+        library)."""
+        conn = await request.connector.join(request)
+        if not isinstance(conn, Connection):
+            raise ConnectError(
+                f"{provider}: media connector {request.connector.name!r} returned "
+                f"{type(conn).__name__}, not a Connection"
+            )
+        return conn
 
     async def aclose(self) -> None:  # noqa: B027
         """Release resources (HTTP client sessions)."""

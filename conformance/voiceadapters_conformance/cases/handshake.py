@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from voiceadapters.errors import AuthenticationError, VoiceAdaptersError, WebSocketRejected
 from voiceadapters.events import ProviderError, SessionEnded, SessionStarted
-from voiceadapters.handshake import HttpRequest, WebSocketRequest
+from voiceadapters.handshake import HttpRequest, MediaRequest, WebSocketRequest
 from voiceadapters.secrets import Secret
 
 from ..framework import CaseContext, case
@@ -44,9 +44,12 @@ async def secrets_masked(h: Harness, ctx: CaseContext) -> None:
     await h.close()
     await h.shutdown()
     for step in h.handshake_steps:
-        plain = [step.url] + [
-            v for _, v in (*step.headers, *step.query) if not isinstance(v, Secret)
-        ]
+        if isinstance(step, MediaRequest):
+            plain = [step.url] + [v for _, v in step.options]
+        else:
+            plain = [step.url] + [
+                v for _, v in (*step.headers, *step.query) if not isinstance(v, Secret)
+            ]
         for secret in h.secrets:
             ctx.check(
                 not any(secret in text for text in plain),

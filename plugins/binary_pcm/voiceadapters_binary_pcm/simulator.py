@@ -320,7 +320,12 @@ class BinaryPcmConnection(AgentConnection):
         scenario = simulator.scenario
         pace = 0.0 if scenario == "burst" else simulator.pace
         super().__init__(
-            Agent(WIRE_FORMAT, scenario=_AGENT_SCENARIO_OF.get(scenario, "echo"), pace=pace)
+            Agent(
+                WIRE_FORMAT,
+                scenario=_AGENT_SCENARIO_OF.get(scenario, "echo"),
+                pace=pace,
+                **simulator.agent_options(),
+            )
         )
         self.simulator = simulator
         self.scenario = scenario

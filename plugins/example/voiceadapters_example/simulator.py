@@ -77,7 +77,7 @@ class ExampleSimulator(Simulator):
             return json_response(404, {"error": "not found"})
         if not self.bearer_accepted(request):
             return json_response(401, {"error": "invalid API key"})
-        agent = Agent(WIRE_FORMAT, scenario=self.scenario, pace=self.pace)
+        agent = Agent(WIRE_FORMAT, scenario=self.scenario, pace=self.pace, **self.agent_options())
         connection = ExampleConnection(agent, voice=request.query.get("voice", "polly"))
         self.connections.append(connection)
         return connection

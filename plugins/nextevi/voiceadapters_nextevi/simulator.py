@@ -263,7 +263,9 @@ class NextEVISimulator(Simulator):
     def _agent(self) -> Agent:
         audio_out = self.wav_format if self.wav_chunks else WIRE_FORMAT
         scenario = _AGENT_SCENARIOS.get(self.scenario, "echo")
-        return Agent(WIRE_FORMAT, audio_out, scenario=scenario, pace=self.pace)
+        return Agent(
+            WIRE_FORMAT, audio_out, scenario=scenario, pace=self.pace, **self.agent_options()
+        )
 
     def _rejection(
         self, request: SimRequest, connection_id: str, config_id: str

@@ -22,7 +22,7 @@ def test_the_entry_point_registers_the_vatel_provider():
 
 def test_provider_data():
     provider = VatelProvider()
-    assert provider.name == "vatel" and provider.transports == ("websocket",)
+    assert provider.name == "vatel" and provider.transports == ("websocket", "webrtc")
     assert (provider.default_host, provider.default_path) == ("api.vatel.ai", "")
     assert provider.api_key_env == "VATEL_API_KEY"
     assert provider.wire_input == provider.wire_output == AudioFormat(24000)

@@ -103,13 +103,65 @@ Commands (the Vatel wire spec §4): ``send_audio`` → ``input_audio``,
 ``send_tool_result`` → ``tool_call_output``, ``close`` → close 1000.
 ``send_text`` and ``interrupt`` have no Vatel message and are refused by the
 base class from the capabilities.
+
+WebRTC (``vatel+webrtc://``, the Vatel wire spec §11)
+-----------------------------------------------------
+The same codec, with the transport ``webrtc``:
+
+1. The token request carries ``"transport": "webrtc"`` (the JSON body form
+   only: the legacy ``?agentId=`` request cannot say it, so
+   ``token_form=query`` is a configuration error here).
+2. The 200 is a LiveKit room credential: ``webrtc_token`` (the room JWT),
+   else — the older shape of the docs crawl and ``@vatel/sdk`` 0.2.4 —
+   ``token`` alone, as the JS demo server's ``webrtc_token ?? token``;
+   ``url`` (the LiveKit signalling URL), else ``wss://sip.vatel.ai`` as the
+   JS SDK's ``WebRTCSession``; ``room`` and ``identity`` are kept for
+   :attr:`VatelCodec.room` / :attr:`VatelCodec.identity`. A credential that
+   is not shaped like a JWT (three base64url parts) cannot be a LiveKit
+   access token: it is refused with ``TokenRequestError(status=200)``, which
+   names the token response, rather than sent to the signalling server to
+   come back as a 401; a ``url`` that is not ``ws://``/``wss://`` likewise.
+3. The second step is a :class:`~voiceadapters.handshake.MediaRequest` that
+   :class:`~voiceadapters_vatel.webrtc.LiveKitConnector` joins: microphone
+   published at 24 kHz, the agent's track read at 24 kHz, messages as text
+   streams on topic ``"messages"``.
+
+Messages are the WebSocket session's, mapped as above, except that
+``response_audio`` is dropped if a server sends it (§11): agent audio is the
+agent's track. ``send_audio`` becomes :class:`~voiceadapters.frames.TrackAudio`
+(the microphone track), ``send_tool_result`` the same ``tool_call_output``
+message as a text stream.
+
+Track audio → events. The track plays continuously (silence between
+utterances) and carries no turn ids, so the codec delimits speech on the
+audio itself: a chunk with a sample above :data:`TRACK_SPEECH_PEAK` starts the
+agent's speech, which is emitted as ``agent_audio`` with the turn id of the
+latest ``response_text``; :data:`TRACK_HANGOVER` seconds of samples at or
+below that level end it with ``agent_audio_done`` (the silence before speech
+is not emitted; the hangover's silence is). ``interruption`` names the turn
+being spoken (in a pause of it: the last turn heard, unless a newer turn's
+text arrived since) and fences it: its remaining audio, and any that resumes
+for it, is dropped, and no ``agent_audio_done`` follows it.
+
+The end. ``session_ended`` ends the session as ``completed``. Otherwise the
+room's end, reported by the connector as a LiveKit ``DisconnectReason`` name
+(:data:`WEBRTC_END_REASONS`): ``AGENT_LEFT`` (the agent's track went away, or
+it left the room) → ``completed``; ``ROOM_DELETED``/``ROOM_CLOSED``/
+``SERVER_SHUTDOWN``/``PARTICIPANT_REMOVED`` → ``server_shutdown``;
+``CLIENT_INITIATED`` → ``client_closed``; ``DUPLICATE_IDENTITY``,
+``AGENT_ERROR``, ``JOIN_FAILURE`` → ``error``; anything else (signal or media
+lost) → ``connection_lost``, the only one a reconnect may continue.
+``provider_reason`` is the name.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from voiceadapters.codec import Codec
 from voiceadapters.commands import (
@@ -119,11 +171,17 @@ from voiceadapters.commands import (
     SendToolResult,
 )
 from voiceadapters.config import ProviderConfig
-from voiceadapters.errors import TokenRequestError, UnsupportedCommandError, token_error
+from voiceadapters.errors import (
+    ConfigError,
+    TokenRequestError,
+    UnsupportedCommandError,
+    token_error,
+)
 from voiceadapters.events import (
     AgentAudio,
     AgentAudioDone,
     AgentText,
+    EndReason,
     Interruption,
     SessionStarted,
     ToolCall,
@@ -137,6 +195,8 @@ from voiceadapters.handshake import (
     Frame,
     HttpRequest,
     HttpResponse,
+    MediaRequest,
+    TrackAudio,
     WebSocketRequest,
     build_url,
 )
@@ -146,7 +206,15 @@ from voiceadapters.turns import TurnFence, TurnMemory
 from . import messages as m
 from .provider import API_KEY_ENV, WIRE_FORMAT, VatelOptions, VatelProvider
 
-__all__ = ["CONNECTION_PATH", "TOKEN_PATH", "VatelCodec"]
+__all__ = [
+    "CONNECTION_PATH",
+    "DEFAULT_WEBRTC_URL",
+    "TOKEN_PATH",
+    "TRACK_HANGOVER",
+    "TRACK_SPEECH_PEAK",
+    "WEBRTC_END_REASONS",
+    "VatelCodec",
+]
 
 #: The provider's paths, under the names they had before 0.2.
 TOKEN_PATH = VatelProvider.token_path
@@ -155,6 +223,34 @@ CONNECTION_PATH = VatelProvider.connection_path
 #: Keepalive of the PY SDK's ``connect()`` (the Vatel wire spec §10).
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
+
+
+#: LiveKit signalling URL when the credential names none (the JS SDK's
+#: ``WebRTCSession``: ``Room.connect(url || "wss://sip.vatel.ai", …)``, §11).
+DEFAULT_WEBRTC_URL = "wss://sip.vatel.ai"
+#: Opus bitrate of the published microphone (bit/s). libwebrtc's default for
+#: a voice track (32 kbit/s) may pick Opus' SILK mode, which keeps speech
+#: intelligible but not its waveform; 64 kbit/s keeps the waveform (the
+#: echo's cross-correlation, docs *Vatel over WebRTC*).
+MIC_BITRATE = 64000
+#: Track audio above this peak (of 32767; about -54 dBFS) is agent speech.
+TRACK_SPEECH_PEAK = 64
+#: Seconds of track audio at or below that peak that end the agent's speech.
+TRACK_HANGOVER = 0.3
+#: LiveKit ``DisconnectReason`` names (and the connector's ``AGENT_LEFT``) →
+#: normalized end reasons; any other name is ``connection_lost``.
+WEBRTC_END_REASONS: dict[str, EndReason] = {
+    "AGENT_LEFT": "completed",
+    "CLIENT_INITIATED": "client_closed",
+    "ROOM_DELETED": "server_shutdown",
+    "ROOM_CLOSED": "server_shutdown",
+    "SERVER_SHUTDOWN": "server_shutdown",
+    "PARTICIPANT_REMOVED": "server_shutdown",
+    "DUPLICATE_IDENTITY": "error",
+    "AGENT_ERROR": "error",
+    "JOIN_FAILURE": "error",
+}
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
 def _require_str(data: dict[str, Any], key: str) -> str:
@@ -182,6 +278,24 @@ class VatelCodec(Codec):
         self.config = config
         self.options = config.options_as(VatelOptions)
         self._api_key = config.require_api_key(API_KEY_ENV)
+        #: True for ``vatel+webrtc://`` (the module docstring's WebRTC section).
+        self.webrtc = config.transport == "webrtc"
+        if self.webrtc and self.options.token_form == "query":
+            raise ConfigError(
+                "vatel+webrtc: token_form=query (the legacy ?agentId= request) cannot ask "
+                "for the webrtc transport; use token_form=body"
+            )
+        #: The LiveKit room and identity the credential named (WebRTC only).
+        self.room: str | None = None
+        self.identity: str | None = None
+        self._room_url = DEFAULT_WEBRTC_URL
+        # Track audio state (WebRTC): speaking, quiet samples in a row, the
+        # turn being spoken, whether it was interrupted.
+        self._track_speaking = False
+        self._track_quiet = 0
+        self._track_turn: str | None = None
+        self._track_fenced = False
+        self._last_text_turn: str | None = None
         self._token: Secret | None = None
         self._opened = False
         self._started = False
@@ -217,12 +331,25 @@ class VatelCodec(Codec):
     def connection_url(self) -> str:
         return f"{self.config.ws_base}{self._spec.connection_path}"
 
-    def handshake_step(self) -> HttpRequest | WebSocketRequest | None:
+    def handshake_step(self) -> HttpRequest | WebSocketRequest | MediaRequest | None:
         """The token request, then the WebSocket to open, then ``None``."""
         if self._opened:
             return None
         if self._token is None:
             return self._token_request()
+        if self.webrtc:
+            from .webrtc import LiveKitConnector
+
+            return MediaRequest(
+                url=self._room_url,
+                token=self._token,
+                connector=LiveKitConnector(self.provider),
+                input_format=WIRE_FORMAT,
+                output_format=WIRE_FORMAT,
+                options=(("topic", m.WEBRTC_TOPIC), ("max_bitrate", str(MIC_BITRATE))),
+                open_timeout=self.options.timeout,
+                first_message_timeout=self.options.timeout,
+            )
         return WebSocketRequest(
             url=self.connection_url,
             query=(("token", self._token),),
@@ -247,11 +374,14 @@ class VatelCodec(Codec):
                 query=(("agentId", self.options.agent_id),),
                 timeout=self.options.timeout,
             )
+        body: dict[str, str | bool] = self.options.token_request_body()
+        if self.webrtc:
+            body["transport"] = "webrtc"
         return HttpRequest(
             "POST",
             self.token_url,
             headers=headers,
-            json=self.options.token_request_body(),
+            json=body,
             timeout=self.options.timeout,
         )
 
@@ -273,6 +403,11 @@ class VatelCodec(Codec):
         except ValueError:
             body = None
         token = body.get("token") if isinstance(body, dict) else None
+        if self.webrtc and isinstance(body, dict):
+            # webrtc_token ?? token, as the JS demo server (§11, §12.10).
+            room_token = body.get("webrtc_token")
+            if isinstance(room_token, str) and room_token:
+                token = room_token
         if not isinstance(token, str) or not token:
             what = (
                 "a JSON object without a non-empty string 'token'"
@@ -285,7 +420,32 @@ class VatelCodec(Codec):
             if isinstance(body, dict):
                 excerpt = f"keys {sorted(body)}"
             raise TokenRequestError(self.provider, 200, f"the body is {what}: {excerpt}", url=url)
+        if self.webrtc:
+            assert isinstance(body, dict)
+            self._take_room(body, token, url)
         self._token = Secret(token)
+
+    def _take_room(self, body: dict[str, Any], token: str, url: str) -> None:
+        """The WebRTC credential's other fields (the module docstring)."""
+        if not _JWT.match(token):
+            raise TokenRequestError(
+                self.provider,
+                200,
+                f"the room credential is not a LiveKit access token (a JWT): "
+                f"{len(token)} characters, keys {sorted(body)}",
+                url=url,
+            )
+        room_url = body.get("url")
+        if room_url is not None and not (
+            isinstance(room_url, str) and room_url.startswith(("ws://", "wss://"))
+        ):
+            raise TokenRequestError(
+                self.provider, 200, "the room 'url' is not a ws:// or wss:// URL", url=url
+            )
+        self._room_url = room_url or DEFAULT_WEBRTC_URL
+        room, identity = body.get("room"), body.get("identity")
+        self.room = room if isinstance(room, str) else None
+        self.identity = identity if isinstance(identity, str) else None
 
     def connection_opened(self) -> None:
         """Nothing to send: Vatel has no first client message; the server
@@ -307,6 +467,8 @@ class VatelCodec(Codec):
         if message is None:
             return
         kind = message.get("type")
+        if self.webrtc and kind == m.RESPONSE_AUDIO:
+            return  # agent audio is the track; a response_audio is dropped (§11)
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             if isinstance(kind, str):
@@ -362,6 +524,7 @@ class VatelCodec(Codec):
         turn_id = _require_str(data, "turn_id")
         text = _require_str(data, "text")
         final = _flag(data, "is_final", True)
+        self._last_text_turn = turn_id
         previous = self._texts.pop(turn_id, "")
         delta = text[len(previous) :] if text.startswith(previous) else text
         if not final:
@@ -381,6 +544,17 @@ class VatelCodec(Codec):
         self._emit(UserSpeechStopped())
 
     def _on_interruption(self, data: dict[str, Any]) -> None:
+        if self.webrtc:
+            # The turn being spoken — or, in a pause of it, the last one heard,
+            # unless a newer turn's text came since.
+            turn_id = self._track_turn
+            if not self._track_speaking and turn_id != self._last_text_turn:
+                turn_id = None
+            if turn_id is not None:
+                self._fenced.add(turn_id)
+                self._track_fenced = self._track_speaking
+            self._emit(Interruption(turn_id=turn_id))
+            return
         turn_id = self._audio_turn
         if turn_id is not None:
             self._audio_turn = None
@@ -425,6 +599,61 @@ class VatelCodec(Codec):
     def _on_session_ended(self, data: dict[str, Any]) -> None:
         self._end("completed", close=CloseFrame(1000, "session ended"))
 
+    # -- track audio (WebRTC) --------------------------------------------------------
+
+    def _on_track_audio(self, pcm: bytes) -> None:
+        """Delimit the agent's speech on its track (the module docstring)."""
+        if len(pcm) & 1:
+            pcm = pcm[:-1]
+        if not pcm:
+            return
+        samples = np.frombuffer(pcm, dtype="<i2")
+        loud = int(np.abs(samples.astype(np.int32)).max()) > TRACK_SPEECH_PEAK
+        if loud:
+            self._track_quiet = 0
+            if not self._track_speaking or (
+                self._track_fenced and self._last_text_turn != self._track_turn
+            ):
+                # Speech starts (or a new turn follows a fenced one at once).
+                self._track_speaking = True
+                self._track_turn = self._last_text_turn
+                self._track_fenced = (
+                    self._track_turn is not None and self._track_turn in self._fenced
+                )
+        elif not self._track_speaking:
+            return  # silence between utterances
+        else:
+            self._track_quiet += len(samples)
+        if not self._track_fenced:
+            self._emit(AgentAudio(pcm=pcm, format=WIRE_FORMAT, turn_id=self._track_turn))
+        if self._track_quiet >= TRACK_HANGOVER * WIRE_FORMAT.sample_rate:
+            self._track_speaking = False
+            self._track_quiet = 0
+            if not self._track_fenced:
+                self._emit(AgentAudioDone(turn_id=self._track_turn))
+
+    def _on_closed(self, code: int | None, reason: str) -> None:
+        if not self.webrtc:
+            super()._on_closed(code, reason)
+            return
+        end = WEBRTC_END_REASONS.get(reason, "connection_lost")
+        if self._client_closing and end in ("connection_lost", "completed"):
+            end = "client_closed"
+        self._webrtc_lost = end == "connection_lost"
+        self._end(end, provider_reason=reason or None, close_code=code)
+
+    @property
+    def resumable(self) -> bool:
+        """WebSocket: the base rule. WebRTC: only a lost connection (not a
+        room that closed, nor an agent that left) may be continued."""
+        if not self.webrtc:
+            return super().resumable
+        if self._ended_by_close is None or self._client_closing:
+            return False
+        return self._webrtc_lost
+
+    _webrtc_lost = False
+
     # -- commands from the application ------------------------------------------
 
     def _on_command(self, command: Command) -> None:
@@ -433,6 +662,9 @@ class VatelCodec(Codec):
             if not pcm:
                 return
             WIRE_FORMAT.check(pcm, what="send_audio pcm")
+            if self.webrtc:
+                self._send(TrackAudio(pcm))
+                return
             # Hot path (every 20 ms): base64 needs no JSON escaping, so the
             # frame is assembled directly instead of through json.dumps.
             audio = base64.b64encode(pcm).decode("ascii")

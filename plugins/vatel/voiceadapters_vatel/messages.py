@@ -38,6 +38,7 @@ __all__ = [
     "SPEECH_STOPPED",
     "TOOL_CALL",
     "TOOL_CALL_OUTPUT",
+    "WEBRTC_TOPIC",
     "data_type_of",
     "encode",
     "input_audio",
@@ -83,6 +84,10 @@ SERVER_MESSAGE_TYPES = frozenset(
 # Client → server message types (the Vatel wire spec §4). There are no others:
 # no config, ping, commit, interrupt or end message exists.
 INPUT_AUDIO = "input_audio"
+
+#: The LiveKit text-stream topic of the WebRTC transport: every message above,
+#: one JSON object per text stream, both ways (the Vatel wire spec §11).
+WEBRTC_TOPIC = "messages"
 TOOL_CALL_OUTPUT = "tool_call_output"
 
 

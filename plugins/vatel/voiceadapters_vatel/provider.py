@@ -153,16 +153,18 @@ class VatelProvider(Provider):
     JSON ``{"type", "data"}`` text frames both ways, audio as base64 PCM16
     24 kHz mono.
 
-    Only the ``websocket`` transport is implemented. Vatel also offers a
-    WebRTC (LiveKit) transport (``transport: "webrtc"`` in the token request,
-    the Vatel wire spec §11); it is later work and not selectable yet.
+    Transports: ``websocket`` (the default) and ``webrtc``
+    (``vatel+webrtc://``: the token request asks for a LiveKit room, joined
+    with the ``livekit`` package of the ``webrtc`` extra; the Vatel wire spec
+    §11, docs *Vatel over WebRTC*).
     """
 
     name: ClassVar[str] = "vatel"
     description: ClassVar[str] = (
-        "Vatel voice agents: session token over REST, JSON + base64 PCM 24 kHz over WebSocket"
+        "Vatel voice agents: session token over REST, JSON + base64 PCM 24 kHz over WebSocket "
+        "(or a LiveKit room over WebRTC)"
     )
-    transports: ClassVar[tuple[str, ...]] = ("websocket",)
+    transports: ClassVar[tuple[str, ...]] = ("websocket", "webrtc")
     default_host: ClassVar[str] = DEFAULT_HOST
     default_path: ClassVar[str] = ""
     api_key_env: ClassVar[str] = API_KEY_ENV
@@ -200,10 +202,35 @@ class VatelProvider(Provider):
 
         return VatelSimulator(api_key, scenario=scenario, pace=pace, provider=self)
 
+    def make_transport_simulator(
+        self,
+        transport: str | None,
+        *,
+        api_key: str,
+        scenario: str | None = None,
+        pace: float = 1.0,
+    ) -> Simulator:
+        """``webrtc``: a :class:`~voiceadapters_vatel.simulator.VatelSimulator`
+        that runs a LiveKit room simulator beside its host (the ``webrtc-sim``
+        extra); otherwise :meth:`make_simulator`'s."""
+        if transport != "webrtc":
+            return super().make_transport_simulator(
+                transport, api_key=api_key, scenario=scenario, pace=pace
+            )
+        from .simulator import VatelSimulator
+
+        return VatelSimulator(
+            api_key, scenario=scenario, pace=pace, provider=self, transport="webrtc"
+        )
+
     def simulator_config(self, host: str, port: int, simulator: Simulator) -> str:
-        """``vatel://host:port?tls=false&agent_id=<the simulator's agent>``."""
+        """``vatel://host:port?tls=false&agent_id=<the simulator's agent>``
+        (``vatel+webrtc://…`` for a simulator of the webrtc transport)."""
         from .simulator import VatelSimulator
 
         if not isinstance(simulator, VatelSimulator):
             raise TypeError(f"expected a VatelSimulator, got {type(simulator).__name__}")
-        return loopback_config(self.name, host, port, agent_id=simulator.agent_id)
+        text = loopback_config(self.name, host, port, agent_id=simulator.agent_id)
+        if simulator.transport == "webrtc":
+            text = text.replace(f"{self.name}://", f"{self.name}+webrtc://", 1)
+        return text

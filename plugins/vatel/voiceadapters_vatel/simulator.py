@@ -24,7 +24,8 @@ missing agent (no ``agent_id``, no ``?agentId=``)         400
 ``agent_id``/``version_id`` not a UUID                    400
 ``transport`` not ``websocket``/``webrtc``                400
 ``agent_id`` not the simulator's agent                    404 ``agent not found``
-``transport: "webrtc"``                                   503 (not configured)
+``transport: "webrtc"``, no room server running          503 (not configured)
+``transport: "webrtc"``                                   200 room credential
 otherwise                                                 200 ``{"token": …}``
 ========================================================  =====================
 
@@ -35,6 +36,20 @@ legacy ``?agentId=…`` with an empty body. Every error body is
 ``token_ttl`` seconds and reusable until then. ``first_message``, ``prompt``,
 ``chat_id`` and ``chat`` are accepted and recorded in :attr:`VatelSimulator.grants`
 but do not change the scripted agent.
+
+WebRTC (the Vatel wire spec §11)
+--------------------------------
+A simulator built with ``transport="webrtc"`` runs a LiveKit room simulator
+beside its host (:meth:`VatelSimulator.services`,
+:mod:`voiceadapters_vatel.webrtc_sim`); while it runs, ``transport:
+"webrtc"`` is granted a room credential: ``{"token", "webrtc_token", "room",
+"identity", "url"}`` (``webrtc_credentials="current"``), or the older shape
+with the room JWT in ``token`` and no ``webrtc_token``
+(``webrtc_credentials="legacy"``). Room tokens are valid for
+``room_token_ttl`` seconds (``<= 0``: already expired, for tests). Each join
+gets its own room and its own :class:`VatelConnection`, which behaves as on
+a WebSocket (same agent, same scenarios). Without a running room server the
+request is refused with 503, as a Vatel deployment without WebRTC.
 
 WebSocket (the Vatel wire spec §2, §12.3)
 -----------------------------------------
@@ -171,6 +186,7 @@ class TokenGrant:
     chat_id: str | None = None
     chat: bool = False
     legacy_form: bool = False
+    transport: str = "websocket"
 
     def __repr__(self) -> str:
         return f"TokenGrant(agent_id={self.agent_id!r}, expires={self.expires})"
@@ -204,6 +220,9 @@ class VatelSimulator(Simulator):
         strict: bool = False,
         token_ttl: float = 300.0,
         provider: VatelProvider | None = None,
+        transport: str = "websocket",
+        webrtc_credentials: str = "current",
+        room_token_ttl: float = 600.0,
     ) -> None:
         self.spec = provider or VatelProvider()
         # The base class checks the key and the scenario against the provider's list.
@@ -213,12 +232,66 @@ class VatelSimulator(Simulator):
         self.token_ttl = token_ttl
         #: Issued tokens → what they grant (tests may inspect or expire them).
         self.grants: dict[str, TokenGrant] = {}
+        if transport not in self.spec.transports:
+            raise ValueError(
+                f"unknown vatel transport {transport!r}; choose from "
+                f"{', '.join(self.spec.transports)}"
+            )
+        if webrtc_credentials not in ("current", "legacy"):
+            raise ValueError("webrtc_credentials must be 'current' or 'legacy'")
+        #: The transport the simulator serves (``webrtc`` adds the room server).
+        self.transport = transport
+        self.webrtc_credentials = webrtc_credentials
+        self.room_token_ttl = room_token_ttl
+        #: The running LiveKit room simulator (set by :meth:`services`' service).
+        self.room_server: Any = None
+        # Room name → the grant it was issued for.
+        self._rooms: dict[str, TokenGrant] = {}
 
     def __repr__(self) -> str:
         return f"<VatelSimulator scenario={self.scenario!r} agent_id={self.agent_id!r}>"
 
     def websocket_paths(self) -> tuple[str, ...]:
         return (self.spec.connection_path,)
+
+    def services(self) -> list[Any]:
+        """With ``transport="webrtc"``: the LiveKit room simulator
+        (:class:`~voiceadapters_vatel.webrtc_sim.RoomService`), which needs
+        the ``webrtc-sim`` extra (aiortc, livekit-protocol); without it,
+        :class:`~voiceadapters.errors.ConfigError` names the extra."""
+        if self.transport != "webrtc":
+            return []
+        try:
+            from .webrtc_sim import RoomService
+        except ImportError as exc:
+            from voiceadapters.errors import ConfigError
+
+            raise ConfigError(
+                "the vatel+webrtc simulator needs aiortc, livekit-protocol and livekit: "
+                f"pip install 'voiceadapters-vatel[webrtc-sim]' ({exc})"
+            ) from None
+        return [RoomService(self)]
+
+    def room_agent(self, claims: dict[str, Any]) -> Any:
+        """The agent behind a room joined with a token of this simulator
+        (called by the room server): a :class:`VatelConnection` like a
+        WebSocket's, in a :class:`~voiceadapters_vatel.webrtc_sim.VatelRoomAgent`."""
+        from .webrtc_sim import VatelRoomAgent
+
+        video = claims.get("video")
+        room = video.get("room") if isinstance(video, dict) else None
+        grant = self._rooms.get(room) if isinstance(room, str) else None
+        if grant is None:
+            grant = TokenGrant(agent_id=self.agent_id, expires=0.0, transport="webrtc")
+        scenario = self.scenario if self.scenario in AGENT_SCENARIOS else "echo"
+        connection = VatelConnection(
+            Agent(WIRE_FORMAT, scenario=scenario, pace=self.pace),
+            grant=grant,
+            faults=self.scenario,
+            strict=self.strict,
+        )
+        self.connections.append(connection)
+        return VatelRoomAgent(connection)
 
     # -- token endpoint ------------------------------------------------------
 
@@ -237,7 +310,26 @@ class VatelSimulator(Simulator):
             return json_response(exc.status, {"error": exc.error})
         token = "vsim." + secrets.token_urlsafe(32)
         self.grants[token] = grant
+        if grant.transport == "webrtc":
+            return json_response(200, self._room_credential(token, grant))
         return json_response(200, {"token": token})
+
+    def _room_credential(self, token: str, grant: TokenGrant) -> dict[str, str]:
+        """A LiveKit room for one session, and the credential to join it."""
+        server = self.room_server
+        room = "room-" + secrets.token_hex(4)
+        identity = "user-" + secrets.token_hex(4)
+        self._rooms[room] = grant
+        attributes = {"agent_id": grant.agent_id}
+        for name in ("version_id", "prompt", "first_message"):
+            value = getattr(grant, name)
+            if value is not None:
+                attributes[name] = value
+        room_token = server.token(identity, room, ttl=self.room_token_ttl, attributes=attributes)
+        body = {"room": room, "identity": identity, "url": server.url}
+        if self.webrtc_credentials == "legacy":
+            return {"token": room_token, **body}
+        return {"token": token, "webrtc_token": room_token, **body}
 
     def _grant(self, request: SimRequest, now: float) -> TokenGrant:
         params = self._token_params(request)
@@ -260,7 +352,7 @@ class VatelSimulator(Simulator):
             raise _Rejected(400, "chat must be a boolean")
         if agent_id != self.agent_id:
             raise _Rejected(404, "agent not found")
-        if transport == "webrtc":
+        if transport == "webrtc" and self.room_server is None:
             raise _Rejected(503, "WebRTC transport is not configured on this server")
         return TokenGrant(
             agent_id=agent_id,
@@ -271,6 +363,7 @@ class VatelSimulator(Simulator):
             chat_id=params.get("chat_id"),
             chat=chat,
             legacy_form=not request.body.strip(),
+            transport=transport,
         )
 
     def _token_params(self, request: SimRequest) -> dict[str, Any]:
@@ -304,7 +397,7 @@ class VatelSimulator(Simulator):
             return json_response(401, {"error": "invalid or expired session token"})
         scenario = self.scenario if self.scenario in AGENT_SCENARIOS else "echo"
         connection = VatelConnection(
-            Agent(WIRE_FORMAT, scenario=scenario, pace=self.pace),
+            Agent(WIRE_FORMAT, scenario=scenario, pace=self.pace, **self.agent_options()),
             grant=grant,
             faults=self.scenario,
             strict=self.strict,
