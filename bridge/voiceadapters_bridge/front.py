@@ -49,16 +49,20 @@ from voiceadapters.capabilities import Capabilities
 from voiceadapters.commands import Close, Command
 from voiceadapters.events import Event
 from voiceadapters.format import AudioFormat
-from voiceadapters.frames import CloseFrame, Frame, OutFrame
+from voiceadapters.frames import CloseFrame, Frame
 
 __all__ = [
     "MAX_CLOSE_REASON",
+    "ClientFrame",
     "Front",
     "FrontAction",
     "FrontFacts",
     "OpenSession",
     "close_reason",
 ]
+
+#: What a front sends its client: a text or binary message, or the close.
+ClientFrame = str | bytes | CloseFrame
 
 #: A WebSocket close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5.1:
 #: control frames carry at most 125 bytes, two of which are the code).
@@ -139,7 +143,7 @@ class Front(ABC):
 
     def __init__(self, facts: FrontFacts) -> None:
         self.facts = facts
-        self._out: list[OutFrame] = []
+        self._out: list[ClientFrame] = []
         self._actions: list[FrontAction] = []
         self._closed = False
         self._close_sent = False
@@ -148,7 +152,7 @@ class Front(ABC):
 
     # -- outputs -----------------------------------------------------------
 
-    def frames_to_send(self) -> list[OutFrame]:
+    def frames_to_send(self) -> list[ClientFrame]:
         """Messages for the client, in order; drains the queue."""
         out, self._out = self._out, []
         return out
@@ -216,7 +220,7 @@ class Front(ABC):
 
     # -- helpers ---------------------------------------------------------------
 
-    def _send(self, frame: OutFrame) -> None:
+    def _send(self, frame: ClientFrame) -> None:
         if self._close_sent or self._closed:
             return
         if isinstance(frame, CloseFrame):

@@ -54,7 +54,7 @@ from voiceadapters.errors import (
     VoiceAdaptersError,
 )
 from voiceadapters.events import AgentAudio, SessionEnded
-from voiceadapters.frames import CloseFrame, OutFrame
+from voiceadapters.frames import CloseFrame
 from voiceadapters.registry import Registry
 from voiceadapters.registry import registry as default_registry
 from voiceadapters.secrets import Secret
@@ -69,7 +69,7 @@ from .auth import (
     origin_allowed,
 )
 from .browser import BrowserFront
-from .front import Front, FrontFacts, OpenSession, close_reason
+from .front import ClientFrame, Front, FrontFacts, OpenSession, close_reason
 from .metrics import CONTENT_TYPE, Metrics
 from .twilio import TwilioFront
 
@@ -404,7 +404,7 @@ class ClientLink:
         self.end_reason: str | None = None
         self.opened_at = time.monotonic()
         self.done = asyncio.Event()
-        self._outbox: asyncio.Queue[OutFrame] = asyncio.Queue()
+        self._outbox: asyncio.Queue[ClientFrame] = asyncio.Queue()
         self._events_task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
