@@ -22,7 +22,16 @@ from voiceadapters.registry import registry
 from voiceadapters_conformance import LEVELS, Report, matrix_markdown, run_suite
 
 #: The providers published in the docs, in column order.
-PROVIDERS = ("vatel", "binary-pcm", "nextevi", "example", "deepgram")
+PROVIDERS = (
+    "vatel",
+    "binary-pcm",
+    "nextevi",
+    "example",
+    "deepgram",
+    "openai",
+    "azure-openai",
+    "openai-compatible",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
