@@ -22,6 +22,7 @@ import pytest
 
 import voiceadapters
 from voiceadapters.events import (
+    SCHEMA_VERSION,
     AgentAudio,
     AgentAudioDone,
     Event,
@@ -261,6 +262,8 @@ def test_demo_prints_the_summary_and_writes_it_as_json(tmp_path: Path) -> None:
     # The events file carries every event's stamp.
     lines = (tmp_path / "demo-vatel-events.jsonl").read_text().splitlines()
     assert all(set(json.loads(line)["received"]) == {"monotonic", "wall"} for line in lines)
+    # ... and names the event model it follows.
+    assert {json.loads(line)["schema_version"] for line in lines} == {SCHEMA_VERSION}
 
 
 def test_response_delay_option_is_checked() -> None:
