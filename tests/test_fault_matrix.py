@@ -4,15 +4,18 @@ that every fault ends within its configured bound.
 Each row runs a real session (``voiceadapters.connect``, the network
 transport) against :class:`Hostile`, an aiohttp server on 127.0.0.1 written
 to misbehave in one way at a time: the token endpoints of vatel and
-binary-pcm, and the WebSocket of all three providers. Bounds are small
-(tenths of a second) so the suite stays fast; every test runs under
+binary-pcm, and the WebSocket of every provider (``openai`` standing for
+the three OpenAI Realtime providers, with ``azure-openai`` added where its
+handshake differs: the key in an ``api-key`` header, another path). Bounds
+are small (tenths of a second) so the suite stays fast; every test runs under
 a deadline (``within``, ``asyncio.timeout`` written for Python 3.10 too) so
 that a hang fails instead of blocking, and asserts the
 outcome (the typed error, or the events), not a timing.
 
 Every row also checks that the API key and the tokens the server issued
 appear in no exception text, ``repr``, ``args`` or log record: the server
-echoes the ``Authorization`` header, its URL and query back wherever it can.
+echoes the ``Authorization`` and ``api-key`` headers, its URL and query back
+wherever it can.
 """
 
 from __future__ import annotations
@@ -53,7 +56,23 @@ HANG = 5.0
 BOUND = 0.3
 
 TOKEN_PROVIDERS = ["vatel", "binary-pcm"]
-ALL_PROVIDERS = ["vatel", "binary-pcm", "nextevi", "deepgram"]
+ALL_PROVIDERS = ["vatel", "binary-pcm", "nextevi", "deepgram", "openai"]
+#: The rows where how the key travels matters (refusals, close reasons, logs):
+#: Azure OpenAI sends it as an ``api-key`` header on its own path, where
+#: OpenAI sends ``Authorization: Bearer`` (docs/providers/openai.md).
+AUTH_PROVIDERS = [*ALL_PROVIDERS, "azure-openai"]
+#: The providers whose key is a request header (the key itself, no token): the header.
+HEADER_KEY_PROVIDERS = {"openai": "authorization", "azure-openai": "api-key"}
+
+#: The OpenAI Realtime (GA) server's first event (``session.created``,
+#: ``RealtimeSessionCreatedEvent`` of the ``openai`` SDK): Azure's is the same.
+_SESSION_CREATED = json.dumps(
+    {
+        "type": "session.created",
+        "event_id": "event_1",
+        "session": {"id": "sess_1", "type": "realtime"},
+    }
+)
 
 #: The message each protocol's server sends first, once the socket is open.
 FIRST_MESSAGE = {
@@ -61,6 +80,8 @@ FIRST_MESSAGE = {
     "binary-pcm": json.dumps({"type": "connected", "session_id": "s-1"}),
     "nextevi": json.dumps({"type": "connection_metadata", "connection_id": "c-1"}),
     "deepgram": json.dumps({"type": "Welcome", "request_id": "r-1"}),
+    "openai": _SESSION_CREATED,
+    "azure-openai": _SESSION_CREATED,
 }
 
 WsScript = Callable[[web.WebSocketResponse, web.Request], Awaitable[None]]
@@ -77,6 +98,7 @@ class Fault:
     token_hang: bool = False  # never answer the token request
     echo_auth: bool = False  # the body echoes the request's Authorization header
     ws_status: int | None = None  # refuse the upgrade with this status
+    ws_error: dict[str, Any] | None = None  # ... and this JSON body (None: an echo)
     ws_hang: bool = False  # never answer the upgrade
     autoping: bool = True  # False: pings go unanswered
     heartbeat: float | None = None  # the server pings this often
@@ -90,6 +112,7 @@ class Hostile:
         self.fault = fault
         self.port = 0
         self.ws_urls: list[str] = []
+        self.ws_headers: list[dict[str, str]] = []  # lower-cased names
 
     async def token(self, request: web.Request) -> web.StreamResponse:
         fault = self.fault
@@ -117,12 +140,17 @@ class Hostile:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         fault = self.fault
         self.ws_urls.append(str(request.url))
+        self.ws_headers.append({k.lower(): v for k, v in request.headers.items()})
         if fault.ws_hang:
             await asyncio.sleep(3600)
         if fault.ws_status is not None:
             # Echo everything that could hold a credential.
-            text = f"refused {request.url} auth={request.headers.get('Authorization')}"
-            return web.Response(status=fault.ws_status, text=json.dumps({"error": text}))
+            text = (
+                f"refused {request.url} auth={request.headers.get('Authorization')}"
+                f" api-key={request.headers.get('api-key')}"
+            )
+            body = {"error": text} if fault.ws_error is None else fault.ws_error
+            return web.Response(status=fault.ws_status, text=json.dumps(body))
         ws = web.WebSocketResponse(
             autoping=fault.autoping, heartbeat=fault.heartbeat, max_msg_size=0
         )
@@ -143,6 +171,8 @@ class Hostile:
         app.router.add_get("/api/v1/sdk/ws", self.websocket)
         app.router.add_get("/ws/voice/{connection_id}", self.websocket)
         app.router.add_get("/v1/agent/converse", self.websocket)
+        app.router.add_get("/v1/realtime", self.websocket)  # openai
+        app.router.add_get("/openai/realtime", self.websocket)  # azure-openai
         runner = web.AppRunner(app, shutdown_timeout=0.1)
         await runner.setup()
         sock = socket.socket()
@@ -191,6 +221,8 @@ def config_of(provider: str, port: int, **options: object) -> str:
         "nextevi": "&config_id=cfg-1",
         "binary-pcm": "",
         "deepgram": "",
+        "openai": "",  # model defaults to gpt-realtime
+        "azure-openai": "&deployment=dep-1",
     }
     extra = "".join(f"&{k}={v}" for k, v in options.items())
     return f"{provider}://127.0.0.1:{port}?tls=false{required[provider]}{extra}"
@@ -384,10 +416,10 @@ async def test_a_token_endpoint_that_never_answers_times_out(
     assert_error_clean(exc, caplog)
 
 
-# -- the WebSocket (all three) ----------------------------------------------------------------
+# -- the WebSocket (every provider) ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ALL_PROVIDERS)
+@pytest.mark.parametrize("provider", AUTH_PROVIDERS)
 @pytest.mark.parametrize("status", [401, 403, 404, 500, 503])
 async def test_a_refused_upgrade_is_websocket_rejected_and_leaks_nothing(
     provider: str, status: int, caplog: pytest.LogCaptureFixture
@@ -395,6 +427,32 @@ async def test_a_refused_upgrade_is_websocket_rejected_and_leaks_nothing(
     exc = await connect_error(provider, Fault(ws_status=status))
     assert type(exc) is WebSocketRejected and exc.status == status
     assert "refused" in exc.provider_message
+    if provider in HEADER_KEY_PROVIDERS:  # the key header was echoed, and masked
+        echoed = "api-key=***" if provider == "azure-openai" else "auth=***"
+        assert echoed in exc.provider_message
+    assert_error_clean(exc, caplog)
+
+
+@pytest.mark.parametrize("provider", list(HEADER_KEY_PROVIDERS))
+async def test_an_openai_style_refusal_that_quotes_the_key_is_masked(
+    provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenAI refuses a bad key with its REST error object (so does the
+    plugin's simulator); the real API's message quotes part of the key it was
+    given, this one all of it. The object is not a string ``error``, so the
+    message is the (masked) body."""
+    error = {
+        "error": {
+            "message": f"Incorrect API key provided: {API_KEY}.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+            "param": None,
+        }
+    }
+    exc = await connect_error(provider, Fault(ws_status=401, ws_error=error))
+    assert type(exc) is WebSocketRejected and exc.status == 401
+    assert "invalid_api_key" in exc.provider_message
+    assert "Incorrect API key provided: ***." in exc.provider_message
     assert_error_clean(exc, caplog)
 
 
@@ -424,6 +482,23 @@ async def test_an_upgrade_that_is_never_answered_times_out(
     assert_error_clean(exc, caplog)
 
 
+@pytest.mark.parametrize("provider", list(HEADER_KEY_PROVIDERS))
+@pytest.mark.parametrize("fault", ["upgrade", "session.created"])
+async def test_the_openai_timeout_option_bounds_the_opening_and_session_created(
+    provider: str, fault: str
+) -> None:
+    """The plugin's own ``timeout`` (docs/providers/openai.md: seconds for the
+    WebSocket opening and for ``session.created``), with no common bound set."""
+    if fault == "upgrade":
+        exc = await connect_error(provider, Fault(ws_hang=True), timeout=BOUND)
+        assert type(exc) is HandshakeTimeout and f"within {BOUND:g} s" in str(exc)
+        return
+    events, _ = await session_events(provider, Fault(), timeout=BOUND)
+    error, *rest = events
+    assert isinstance(error, ProviderError) and error.code == "first_message_timeout"
+    assert f"{BOUND:g} s" in error.message and rest == timed_out("first_message_timeout")
+
+
 def timed_out(code: str) -> list[Event]:
     """What a passed receive deadline looks like to the application."""
     return [SessionEnded(reason="timeout", provider_reason=code)]
@@ -450,6 +525,10 @@ def provider_of(request: web.Request) -> str:
     return (
         "deepgram"
         if path.startswith("/v1/agent/")
+        else "openai"
+        if path == "/v1/realtime"
+        else "azure-openai"
+        if path.startswith("/openai/")
         else "vatel"
         if path.startswith("/v1/")
         else "binary-pcm"
@@ -529,6 +608,15 @@ CLOSE_CODES = [
     ("deepgram", 1001, "server_shutdown"),
     ("deepgram", 1008, "auth_failed"),
     ("deepgram", 1011, "error"),
+    # OpenAI Realtime documents no close codes of its own (the server has no
+    # goodbye message; docs/providers/openai.md): RFC 6455's meanings apply.
+    ("openai", 1000, "completed"),
+    ("openai", 1001, "server_shutdown"),
+    ("openai", 1008, "auth_failed"),
+    ("openai", 1011, "error"),
+    ("openai", 1012, "server_shutdown"),
+    ("azure-openai", 1000, "completed"),
+    ("azure-openai", 1008, "auth_failed"),
 ]
 
 
@@ -545,12 +633,13 @@ async def test_each_documented_close_code_ends_the_session_with_its_reason(
     assert events[-1] == SessionEnded(reason=reason, provider_reason="bye", close_code=code)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("provider", ALL_PROVIDERS)
+@pytest.mark.parametrize("provider", AUTH_PROVIDERS)
 async def test_a_close_reason_that_echoes_the_credentials_is_masked(provider: str) -> None:
     async def hello_then_echo(ws: web.WebSocketResponse, request: web.Request) -> None:
         await hello_then_stall(ws, request)
         # The credential each protocol sent: vatel's token and NextEVI's key
-        # in the URL, binary-pcm's token in its first message.
+        # in the URL, binary-pcm's token in its first message, the key itself
+        # in a header for the others (OpenAI's Bearer, Azure's api-key).
         echoed = TOKEN if provider == "binary-pcm" else request.query.get("token", API_KEY)
         await ws.close(code=4003, message=f"bad {echoed}".encode())
 
@@ -646,7 +735,36 @@ async def test_the_ws_url_token_and_issued_token_never_reach_a_log_record(
     assert_no_secret(repr(session), *events, *client_log(caplog))
 
 
-@pytest.mark.parametrize("provider", ["vatel", "nextevi"])
+@pytest.mark.parametrize("provider", list(HEADER_KEY_PROVIDERS))
+async def test_the_key_header_reaches_the_wire_and_no_log_record(
+    provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full session at DEBUG: the key travels in the provider's one header
+    (``Authorization: Bearer`` for OpenAI, ``api-key`` for Azure), not in the
+    URL nor in the other header, and no log record or event shows it."""
+
+    async def hello_then_close(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await hello_then_stall(ws, request)
+        await ws.close(code=1000)
+
+    async with within(HANG), hostile(Fault(script=hello_then_close)) as server:
+        session = await voiceadapters.connect(
+            config_of(provider, server.port), api_key=API_KEY, reconnect=False
+        )
+        events = [event async for event in session]
+        await session.close()
+    assert [e.type for e in events] == ["session_started", "session_ended"]
+    assert events[-1] == SessionEnded(reason="completed", close_code=1000)
+    (headers,) = server.ws_headers
+    header = HEADER_KEY_PROVIDERS[provider]
+    other = "api-key" if header == "authorization" else "authorization"
+    expected = f"Bearer {API_KEY}" if header == "authorization" else API_KEY
+    assert headers.get(header) == expected and other not in headers
+    assert "openai-beta" not in headers, "the GA client sends no beta header"
+    assert_no_secret(server.ws_urls[0], repr(session), *events, *client_log(caplog))
+
+
+@pytest.mark.parametrize("provider", ["vatel", "nextevi", "openai"])
 async def test_tls_to_a_plain_server_says_tls_false_is_the_fix(provider: str) -> None:
     async with within(HANG), hostile(Fault()) as server:
         config = config_of(provider, server.port).replace("?tls=false", "?")
@@ -668,7 +786,7 @@ def test_bounds_are_read_the_same_for_every_provider() -> None:
     from voiceadapters.config import parse_config, resolve_config
     from voiceadapters.registry import registry
 
-    for name in ALL_PROVIDERS:
+    for name in AUTH_PROVIDERS:
         url = parse_config(config_of(name, 9, idle_timeout=0.5, max_message_size=2048))
         config = resolve_config(url, registry.get(name), api_key="k", first_message_timeout=0)
         assert config.limits.idle_timeout == 0.5 and config.limits.max_message_size == 2048

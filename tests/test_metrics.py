@@ -22,6 +22,7 @@ import pytest
 
 import voiceadapters
 from voiceadapters.events import (
+    SCHEMA_VERSION,
     AgentAudio,
     AgentAudioDone,
     Event,
@@ -76,6 +77,8 @@ async def _session(
         ("vatel", 0.3, 0.0, "user_speech_stopped"),
         ("nextevi", 0.3, 0.0, "user_speech_stopped"),
         ("vatel", 0.12, 0.0, "user_speech_stopped"),
+        ("deepgram", 0.3, 0.0, "user_speech_stopped"),
+        ("openai", 0.3, 0.0, "user_speech_stopped"),
         # No speech events: the end of the last non-silent input chunk, so the
         # figure holds the simulated provider's 0.7 s hangover as well.
         ("binary-pcm", 0.3, 0.7, "input_audio"),
@@ -197,7 +200,7 @@ def test_voiced_is_a_peak_test_at_minus_42_dbfs() -> None:
 
 
 def test_response_delay_is_a_provider_neutral_simulator_setting() -> None:
-    for name in ("vatel", "binary-pcm", "nextevi", "example"):
+    for name in ("vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"):
         simulator = voiceadapters.get_provider(name).make_simulator(api_key=KEY)
         assert simulator.agent_options() == {}
         simulator.response_delay = 0.4
@@ -259,6 +262,8 @@ def test_demo_prints_the_summary_and_writes_it_as_json(tmp_path: Path) -> None:
     # The events file carries every event's stamp.
     lines = (tmp_path / "demo-vatel-events.jsonl").read_text().splitlines()
     assert all(set(json.loads(line)["received"]) == {"monotonic", "wall"} for line in lines)
+    # ... and names the event model it follows.
+    assert {json.loads(line)["schema_version"] for line in lines} == {SCHEMA_VERSION}
 
 
 def test_response_delay_option_is_checked() -> None:

@@ -34,7 +34,7 @@ from voiceadapters.testing import CodecPair, speech_sample
 from voiceadapters_nextevi import NextEVISimulator
 from voiceadapters_nextevi import messages as nextevi_messages
 
-PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram"]
+PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"]
 KEY = "oak_records_0123456789"
 FMT = AudioFormat(16000)
 

@@ -21,7 +21,7 @@ from voiceadapters.events import AgentAudio, Event, SessionStarted, UserTranscri
 from voiceadapters.provider import Provider
 from voiceadapters.testing import CodecPair, speech_sample
 
-PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram"]
+PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"]
 KEY = "oak_turns_0123456789"
 HANGOVER = 0.7
 

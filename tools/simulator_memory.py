@@ -29,7 +29,15 @@ from voiceadapters.simulator.records import held_bytes as _held_bytes
 from voiceadapters.testing import CodecPair, speech_sample
 
 KEY = "oak_memory_0123456789"
-DEFAULT = ["vatel", "binary-pcm", "nextevi", "nextevi+audio_input=base64", "example", "deepgram"]
+DEFAULT = [
+    "vatel",
+    "binary-pcm",
+    "nextevi",
+    "nextevi+audio_input=base64",
+    "example",
+    "deepgram",
+    "openai",
+]
 
 
 def held_bytes(root: object) -> int:

@@ -32,7 +32,7 @@ from . import __version__
 from .audio import best_alignment, pcm_to_array, read_wav, write_wav
 from .config import parse_config, resolve_config
 from .errors import VoiceAdaptersError
-from .events import AgentAudio, AgentAudioDone, Event, event_to_log
+from .events import SCHEMA_VERSION, AgentAudio, AgentAudioDone, Event, event_to_log
 from .format import AudioFormat
 from .registry import registry
 
@@ -212,6 +212,9 @@ async def _run(
             for stamp, event in result.events:
                 line = event_to_log(event)
                 line["t"] = round(stamp, 4)
+                # Each line names the event model it follows (docs/concepts/events.md#event-logs),
+                # so a log read later, or a line read alone, says how to read it.
+                line["schema_version"] = SCHEMA_VERSION
                 f.write(json.dumps(line) + "\n")
     return result, session.metrics
 

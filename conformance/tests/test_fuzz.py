@@ -21,7 +21,7 @@ from voiceadapters_conformance.mutations import RAW_TOKENS, VALUES, Mutator, See
 from voiceadapters_example import ExampleProvider
 from voiceadapters_example.codec import ExampleCodec
 
-PLUGINS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram"]
+PLUGINS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"]
 
 
 @pytest.mark.parametrize("name", PLUGINS)

@@ -22,7 +22,17 @@ from voiceadapters.registry import registry
 from voiceadapters_conformance import LEVELS, Report, matrix_markdown, run_suite
 
 #: The providers published in the docs, in column order.
-PROVIDERS = ("vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai")
+PROVIDERS = (
+    "vatel",
+    "binary-pcm",
+    "nextevi",
+    "example",
+    "deepgram",
+    "openai",
+    "azure-openai",
+    "openai-compatible",
+    "vatel+webrtc",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,12 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     for name in args.providers:
         try:
-            provider = registry.get(name)
+            provider, transport = registry.get_target(name)
         except UnknownProviderError:
             skipped.append(name)
             continue
-        print(f"running {name} ({', '.join(levels)})…", file=sys.stderr, flush=True)
-        reports.append(run_suite(provider, levels))
+        run_levels = levels
+        if transport not in (None, provider.transports[0]):
+            # A media transport (``vatel+webrtc``) has no codec level: its
+            # audio travels on tracks, which only a network session has.
+            run_levels = tuple(level for level in levels if level == "network")
+        if not run_levels:
+            skipped.append(f"{name} (no {', '.join(levels)} level)")
+            continue
+        print(f"running {name} ({', '.join(run_levels)})…", file=sys.stderr, flush=True)
+        reports.append(run_suite(provider, run_levels, transport=transport))
     args.output.write_text(render(reports, skipped), encoding="utf-8")
     print(f"wrote {args.output}")
     print(f"included: {', '.join(r.provider for r in reports) or 'none'}")

@@ -203,7 +203,9 @@ class DeepgramSimulator(Simulator):
             return json_response(
                 401, {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}
             )
-        connection = DeepgramConnection(self.scenario, pace=self.pace)
+        connection = DeepgramConnection(
+            self.scenario, pace=self.pace, agent_options=self.agent_options()
+        )
         self.connections.append(connection)
         return connection
 
@@ -211,9 +213,15 @@ class DeepgramSimulator(Simulator):
 class DeepgramConnection(AgentConnection):
     """One Voice Agent WebSocket session (module docstring)."""
 
-    def __init__(self, scenario: str, *, pace: float = 1.0) -> None:
+    def __init__(
+        self, scenario: str, *, pace: float = 1.0, agent_options: dict[str, Any] | None = None
+    ) -> None:
+        #: The simulator's provider-neutral agent settings (``response_delay``).
+        self.agent_options = dict(agent_options or {})
         # A placeholder agent until Settings names the formats.
-        super().__init__(self._make_agent(scenario, pace, INPUT_FORMAT, OUTPUT_FORMAT))
+        super().__init__(
+            self._make_agent(scenario, pace, INPUT_FORMAT, OUTPUT_FORMAT, self.agent_options)
+        )
         self.scenario = scenario
         self.pace = pace
         self.request_id = str(uuid.uuid4())
@@ -232,9 +240,19 @@ class DeepgramConnection(AgentConnection):
 
     @staticmethod
     def _make_agent(
-        scenario: str, pace: float, audio_in: AudioFormat, audio_out: AudioFormat
+        scenario: str,
+        pace: float,
+        audio_in: AudioFormat,
+        audio_out: AudioFormat,
+        options: dict[str, Any],
     ) -> Agent:
-        return Agent(audio_in, audio_out, scenario=_AGENT_SCENARIO.get(scenario, "echo"), pace=pace)
+        return Agent(
+            audio_in,
+            audio_out,
+            scenario=_AGENT_SCENARIO.get(scenario, "echo"),
+            pace=pace,
+            **options,
+        )
 
     def _send_json(self, message: dict[str, Any]) -> None:
         self.send(m.encode(message))
@@ -302,7 +320,7 @@ class DeepgramConnection(AgentConnection):
             self.send(CloseFrame(1000, "INVALID_SETTINGS"))
             return
         self.settings = message
-        self.agent = self._make_agent(self.scenario, self.pace, *formats)
+        self.agent = self._make_agent(self.scenario, self.pace, *formats, self.agent_options)
         self._send_json(m.settings_applied())
         if self.scenario == "malformed":
             self._burst()

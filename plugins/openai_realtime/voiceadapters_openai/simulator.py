@@ -275,8 +275,10 @@ class RealtimeSimulator(Simulator):
             return _rest_error(404, "not_found", f"Invalid URL (GET {request.path})")
         scenario = self.scenario if self.scenario in AGENT_SCENARIOS else "echo"
         pace = self.pace * 2 if self.scenario == "slow" else self.pace
+        options = self.agent_options()  # provider-neutral settings (response_delay)
         connection = RealtimeConnection(
-            Agent(WIRE_FORMAT, scenario=scenario, pace=pace),
+            Agent(WIRE_FORMAT, scenario=scenario, pace=pace, **options),
+            agent_options=options,
             model=model,
             faults=self.scenario,
             expires=None if self.session_cap is None else now + self.session_cap,
@@ -312,8 +314,12 @@ class RealtimeConnection(AgentConnection):
         faults: str = "echo",
         expires: float | None = None,
         pace: float = 1.0,
+        agent_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(agent)
+        #: The simulator's :meth:`~voiceadapters.simulator.base.Simulator.agent_options`,
+        #: for the agent rebuilt when ``session.update`` changes the audio format.
+        self.agent_options = dict(agent_options or {})
         self.model = model
         self.faults = faults
         self.expires = expires
@@ -522,6 +528,7 @@ class RealtimeConnection(AgentConnection):
                 G711_FORMAT if law else WIRE_FORMAT,
                 scenario=self.agent.scenario,
                 pace=self.pace,
+                **self.agent_options,
             )
         self._event("session.updated", session=self._session_object())
 
