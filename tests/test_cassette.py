@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-cassette-test-key-4f9a2c"
 #: The key tools/record_cassettes.py records the shipped cassettes with.
 SHIPPED_KEY = "sk-cassette-simulator-key-0001"
-PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram"]
+PROVIDERS = ["vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai"]
 
 
 #: Every secret of every session recorded by this module (keys, issued tokens).
@@ -94,6 +94,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
         ("nextevi", "keep"),
         ("example", "keep"),
         ("deepgram", "truncate"),
+        ("openai", "truncate"),
     ],
 )
 def test_a_recorded_simulator_session_replays_with_the_same_events(
@@ -350,6 +351,26 @@ def test_audio_is_found_by_declared_path_or_by_the_heuristic() -> None:
     assert find_audio({"audio": "not base64!"}) == []
 
 
+def test_a_declared_path_qualified_by_a_message_type_is_audio_only_in_that_type() -> None:
+    # "delta" is audio in one message type and text in others (OpenAI
+    # Realtime); a text delta that happens to be valid base64 ("Sure") stays text.
+    declared = ("audio.delta:delta", "mic:data.*.audio")
+    audio = base64.b64encode(bytes(300)).decode()
+    assert find_audio({"type": "audio.delta", "delta": audio}, declared) == [(("delta",), 300)]
+    assert find_audio({"type": "transcript.delta", "delta": "Sure"}, declared) == []
+    assert find_audio({"type": "transcript.delta", "delta": audio}, declared) == []
+    assert find_audio({"type": "mic", "data": [{"audio": audio}]}, declared) == [
+        (("data", 0, "audio"), 300)
+    ]
+    assert find_audio({"delta": audio}, declared) == []  # no type: no qualified path applies
+    for policy in ("truncate", "marker"):
+        scrub = Scrubber(audio=policy, audio_fields=declared)
+        text = json.dumps({"type": "transcript.delta", "delta": "Sure"})
+        assert scrub.message_text(text) == (text, ())
+        text, (entry,) = scrub.message_text(json.dumps({"type": "audio.delta", "delta": audio}))
+        assert json.loads(text)["delta"] == "<audio: 300 bytes>" and entry.size == 300
+
+
 @pytest.mark.parametrize("policy", ["keep", "truncate", "marker"])
 def test_the_audio_policy_applies_to_binary_frames_and_json_audio(policy: str) -> None:
     scrub = Scrubber(audio=policy, audio_fields=("data.audio",))
@@ -404,11 +425,15 @@ async def test_a_refused_handshake_is_recorded_without_the_key(tmp_path: Path) -
 # -- the server on its own: pacing, missing and extra messages ------------------------------------
 
 
+#: Plugin folders not named after their provider.
+_FOLDERS = {"openai": "openai_realtime"}
+
+
 def _docs(provider: str) -> Path:
     return (
         ROOT
         / "plugins"
-        / provider.replace("-", "_")
+        / _FOLDERS.get(provider, provider.replace("-", "_"))
         / "tests"
         / "cassettes"
         / "docs-examples.jsonl"
@@ -614,8 +639,10 @@ def test_every_first_party_plugin_ships_a_simulator_and_a_docs_cassette() -> Non
 
 #: Fields named like credentials that are data: Deepgram's
 #: ``FunctionCallRequest.functions[].thought_signature`` is a Gemini function
-#: call identifier (its Function Call Request docs page), not a secret.
-NOT_SECRETS = frozenset({"thought_signature"})
+#: call identifier (its Function Call Request docs page), not a secret;
+#: OpenAI Realtime's ``max_output_tokens`` of a session or response is a
+#: limit (``"inf"`` or a number; the openai SDK's ``RealtimeResponse``).
+NOT_SECRETS = frozenset({"thought_signature", "max_output_tokens"})
 
 
 def _secret_values(cassette_lines: list[dict[str, Any]]) -> list[tuple[str, Any]]:

@@ -502,12 +502,482 @@ def deepgram() -> Script:
     return s
 
 
+def openai() -> Script:
+    mic = bytes(range(0, 256)) * 3 + bytes(192)  # 960 bytes: 20 ms of PCM16 24 kHz
+    reply = bytes(range(255, -1, -1)) * 3 + bytes(192)  # 960 bytes: 20 ms of PCM16 24 kHz
+    instructions = "You are a helpful assistant."
+    get_weather = {
+        "name": "get_weather",
+        "description": "Get the current weather for a location",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
+    }
+    forecast = '{"temperature": 72, "unit": "fahrenheit", "condition": "sunny"}'
+    session_id = "sess_C9G5QPteg4UIbotdKLoYQ"
+    user_item, call_item, reply_item = "msg_003", "fc_001", "msg_008"
+    call_response, reply_response = "resp_002", "resp_001"
+    audio_format = {"type": "audio/pcm", "rate": 24000}
+    s = Script(
+        {
+            "provider": "openai",
+            "config": "openai://?"
+            + urlencode(
+                {
+                    "instructions": instructions,
+                    "voice": "marin",
+                    "tools": json.dumps([get_weather]),
+                    "tool_choice": "auto",
+                }
+            ),
+            "tool_output": forecast,
+            "attribution": (
+                "Messages modelled on the examples of OpenAI's Realtime API reference (GA; "
+                "platform.openai.com/docs/api-reference/realtime-client-events and "
+                "realtime-server-events, as cited in docs/providers/openai.md) and the openai "
+                "SDK 3.60.0 GA models and docstrings (openai/types/realtime/*.py), which judge "
+                "every message of this file (tests/test_cassettes.py): session.created and "
+                "session.updated (the reference's session object: ids, gpt-realtime model, "
+                "server_vad turn detection, max_output_tokens 'inf'), "
+                "input_audio_buffer.speech_started / speech_stopped / committed (their ids and "
+                "audio_start_ms / audio_end_ms), conversation.item.input_audio_transcription."
+                "completed (with token usage), response.created, response.output_item.added / "
+                "done, response.content_part.added / done, response.output_audio.delta / done, "
+                "response.output_audio_transcript.delta / done, "
+                "response.function_call_arguments.delta / done (get_weather, call_001), "
+                "response.done with usage (the reference's token details), and the error "
+                "example (invalid_event, \"The 'type' field is missing.\"); the client's "
+                "session.update, input_audio_buffer.append, conversation.item.create of a "
+                "function_call_output and response.create as the reference shapes them, with "
+                "the adapter's session (PCM 24 kHz both ways, gpt-4o-mini-transcribe, "
+                "server_vad) and without the optional client event_id. The get_weather tool "
+                "follows OpenAI's function-calling guide. Made up: the user's words, the "
+                "assistant's reply and the forecast, and the audio bytes (the reference "
+                "abbreviates base64 audio as 'Base64EncodedAudioDelta'; 20 ms of PCM16 "
+                "24 kHz stand in). Expected events written by hand from these documents and "
+                "docs/concepts/events.md."
+            ),
+        }
+    )
+    s.open(
+        "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+        {"Authorization": f"Bearer {MARKER}"},
+    )
+    s.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "output_modalities": ["audio"],
+                "audio": {
+                    "input": {
+                        "format": audio_format,
+                        "transcription": {"model": "gpt-4o-mini-transcribe"},
+                        "turn_detection": {"type": "server_vad"},
+                    },
+                    "output": {"format": audio_format, "voice": "marin"},
+                },
+                "instructions": instructions,
+                "tools": [{"type": "function", **get_weather}],
+                "tool_choice": "auto",
+            },
+        }
+    )
+
+    def session(event_id: str, kind: str, **changes: Any) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "event_id": event_id,
+            "session": {
+                "type": "realtime",
+                "object": "realtime.session",
+                "id": session_id,
+                "model": "gpt-realtime-2025-08-28",
+                "output_modalities": ["audio"],
+                "instructions": "Your knowledge cutoff is 2023-10. You are a helpful, witty, "
+                "and friendly AI.",
+                "tools": [],
+                "tool_choice": "auto",
+                "max_output_tokens": "inf",
+                "tracing": None,
+                "prompt": None,
+                "expires_at": 1756324625,
+                "audio": {
+                    "input": {
+                        "format": audio_format,
+                        "transcription": None,
+                        "noise_reduction": None,
+                        "turn_detection": {
+                            "type": "server_vad",
+                            "threshold": 0.5,
+                            "prefix_padding_ms": 300,
+                            "silence_duration_ms": 200,
+                            "idle_timeout_ms": None,
+                            "create_response": True,
+                            "interrupt_response": True,
+                        },
+                    },
+                    "output": {"format": audio_format, "voice": "marin", "speed": 1},
+                },
+                "include": None,
+                **changes,
+            },
+        }
+
+    s.recv(session("event_C9G5RJeJ2gF77mV7f2B1j", "session.created"))
+    s.event(type="session_started", session_id=session_id)
+    updated = session(
+        "event_C9G5SJeJ2gF77mV7f2B1k",
+        "session.updated",
+        instructions=instructions,
+        tools=[{"type": "function", **get_weather}],
+    )
+    updated["session"]["audio"]["input"]["transcription"] = {
+        "model": "gpt-4o-mini-transcribe",
+        "language": None,
+        "prompt": None,
+    }
+    s.recv(updated)  # well understood, nothing to normalize: no event
+    s.send('{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(mic).decode() + '"}')
+    s.recv(
+        {
+            "event_id": "event_1516",
+            "type": "input_audio_buffer.speech_started",
+            "audio_start_ms": 1000,
+            "item_id": user_item,
+        }
+    )
+    s.event(type="user_speech_started", emulated=False)
+    s.recv(
+        {
+            "event_id": "event_1718",
+            "type": "input_audio_buffer.speech_stopped",
+            "audio_end_ms": 2000,
+            "item_id": user_item,
+        }
+    )
+    s.event(type="user_speech_stopped")
+    s.recv(
+        {
+            "event_id": "event_1121",
+            "type": "input_audio_buffer.committed",
+            "previous_item_id": "msg_001",
+            "item_id": user_item,
+        }
+    )
+    question = "What's the weather like in San Francisco?"
+    s.recv(
+        {
+            "event_id": "event_2122",
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": user_item,
+            "content_index": 0,
+            "transcript": question,
+            "usage": {
+                "type": "tokens",
+                "total_tokens": 48,
+                "input_tokens": 38,
+                "input_token_details": {"text_tokens": 10, "audio_tokens": 28},
+                "output_tokens": 10,
+            },
+        }
+    )
+    s.event(type="user_transcript", text=question, final=True, confidence=None, turn_id=user_item)
+
+    def response(event_id: str, kind: str, response_id: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "event_id": event_id,
+            "response": {
+                "object": "realtime.response",
+                "id": response_id,
+                "status": "in_progress",
+                "status_details": None,
+                "output": [],
+                "conversation_id": "conv_C9G8mmBkLhQJwCon3hoJN",
+                "output_modalities": ["audio"],
+                "max_output_tokens": "inf",
+                "audio": {"output": {"format": audio_format, "voice": "marin"}},
+                "usage": None,
+                "metadata": None,
+                **fields,
+            },
+        }
+
+    # The first response is a function call.
+    s.recv(response("event_C9G8pqbTEddBSIxbBN6Os", "response.created", call_response))
+    call = {
+        "id": call_item,
+        "object": "realtime.item",
+        "type": "function_call",
+        "status": "in_progress",
+        "call_id": "call_001",
+        "name": "get_weather",
+        "arguments": "",
+    }
+    s.recv(
+        {
+            "event_id": "event_3334",
+            "type": "response.output_item.added",
+            "response_id": call_response,
+            "output_index": 0,
+            "item": call,
+        }
+    )
+    arguments = '{"location": "San Francisco"}'
+    for event_id, delta in (("event_5354", '{"location": "San'), ("event_5355", ' Francisco"}')):
+        s.recv(
+            {
+                "event_id": event_id,
+                "type": "response.function_call_arguments.delta",
+                "response_id": call_response,
+                "item_id": call_item,
+                "output_index": 0,
+                "call_id": "call_001",
+                "delta": delta,
+            }
+        )
+    s.recv(
+        {
+            "event_id": "event_5556",
+            "type": "response.function_call_arguments.done",
+            "response_id": call_response,
+            "item_id": call_item,
+            "output_index": 0,
+            "call_id": "call_001",
+            "name": "get_weather",
+            "arguments": arguments,
+        }
+    )
+    s.event(
+        type="tool_call",
+        call_id="call_001",
+        name="get_weather",
+        arguments={"location": "San Francisco"},
+    )
+    # The application's answer: the output as an item, then a new response.
+    s.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "call_001", "output": forecast},
+        }
+    )
+    s.send({"type": "response.create"})
+    done_call = {**call, "status": "completed", "arguments": arguments}
+    s.recv(
+        {
+            "event_id": "event_3536",
+            "type": "response.output_item.done",
+            "response_id": call_response,
+            "output_index": 0,
+            "item": done_call,
+        }
+    )  # the call was delivered at arguments.done: not again
+    call_usage = {
+        "total_tokens": 176,
+        "input_tokens": 160,
+        "output_tokens": 16,
+        "input_token_details": {
+            "text_tokens": 132,
+            "audio_tokens": 28,
+            "image_tokens": 0,
+            "cached_tokens": 0,
+            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": 16, "audio_tokens": 0},
+    }
+    s.recv(
+        response(
+            "event_CCXHxcMy86rrKhBLDdqCg",
+            "response.done",
+            call_response,
+            status="completed",
+            output=[done_call],
+            usage=call_usage,
+        )
+    )
+    s.event(
+        type="usage",
+        turn_id=call_response,
+        input_tokens=160,
+        output_tokens=16,
+        total_tokens=176,
+        details={
+            "input_token_details": call_usage["input_token_details"],
+            "output_token_details": call_usage["output_token_details"],
+        },
+    )
+    # The second response speaks: transcript deltas and audio deltas interleaved.
+    s.recv(response("event_C9G8pqbTEddBSIxbBN6Ot", "response.created", reply_response))
+    where = {"response_id": reply_response, "item_id": reply_item, "output_index": 0}
+    message = {
+        "id": reply_item,
+        "object": "realtime.item",
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    s.recv(
+        {
+            "event_id": "event_3335",
+            "type": "response.output_item.added",
+            "response_id": reply_response,
+            "output_index": 0,
+            "item": message,
+        }
+    )
+    s.recv(
+        {
+            "event_id": "event_3738",
+            "type": "response.content_part.added",
+            **where,
+            "content_index": 0,
+            "part": {"type": "audio", "transcript": ""},
+        }
+    )
+    said = "It's 72 degrees and sunny in San Francisco."
+    first, second = said[:18], said[18:]
+    text = ""
+    for n, delta in enumerate((first, second)):
+        s.recv(
+            {
+                "event_id": f"event_454{6 + n}",
+                "type": "response.output_audio_transcript.delta",
+                **where,
+                "content_index": 0,
+                "delta": delta,
+            }
+        )
+        text += delta
+        s.event(type="agent_text", text=text, delta=delta, final=False, turn_id=reply_response)
+        s.recv(
+            {
+                "event_id": f"event_495{n}",
+                "type": "response.output_audio.delta",
+                **where,
+                "content_index": 0,
+                "delta": base64.b64encode(reply).decode(),
+            }
+        )
+        s.event(
+            type="agent_audio",
+            bytes=960,
+            duration_ms=20.0,
+            sample_rate=24000,
+            channels=1,
+            turn_id=reply_response,
+        )
+    s.recv(
+        {
+            "event_id": "event_5152",
+            "type": "response.output_audio.done",
+            **where,
+            "content_index": 0,
+        }
+    )
+    s.recv(
+        {
+            "event_id": "event_4748",
+            "type": "response.output_audio_transcript.done",
+            **where,
+            "content_index": 0,
+            "transcript": said,
+        }
+    )
+    s.event(type="agent_text", text=said, delta="", final=True, turn_id=reply_response)
+    s.recv(
+        {
+            "event_id": "event_3940",
+            "type": "response.content_part.done",
+            **where,
+            "content_index": 0,
+            "part": {"type": "audio", "transcript": said},
+        }
+    )
+    spoken = {
+        **message,
+        "status": "completed",
+        "content": [{"type": "output_audio", "transcript": said}],
+    }
+    s.recv(
+        {
+            "event_id": "event_3637",
+            "type": "response.output_item.done",
+            "response_id": reply_response,
+            "output_index": 0,
+            "item": spoken,
+        }
+    )
+    usage = {
+        "total_tokens": 253,
+        "input_tokens": 132,
+        "output_tokens": 121,
+        "input_token_details": {
+            "text_tokens": 119,
+            "audio_tokens": 13,
+            "image_tokens": 0,
+            "cached_tokens": 64,
+            "cached_tokens_details": {"text_tokens": 64, "audio_tokens": 0, "image_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": 30, "audio_tokens": 91},
+    }
+    s.recv(
+        response(
+            "event_CCXHxcMy86rrKhBLDdqCh",
+            "response.done",
+            reply_response,
+            status="completed",
+            output=[spoken],
+            usage=usage,
+        )
+    )
+    s.event(type="agent_audio_done", turn_id=reply_response)
+    s.event(
+        type="usage",
+        turn_id=reply_response,
+        input_tokens=132,
+        output_tokens=121,
+        total_tokens=253,
+        details={
+            "input_token_details": usage["input_token_details"],
+            "output_token_details": usage["output_token_details"],
+        },
+    )
+    # A documented error: reported, not fatal; the session goes on.
+    s.recv(
+        {
+            "event_id": "event_890",
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "invalid_event",
+                "message": "The 'type' field is missing.",
+                "param": None,
+                "event_id": "event_567",
+            },
+        }
+    )
+    s.event(
+        type="provider_error",
+        code="invalid_event",
+        message="The 'type' field is missing.",
+        fatal=False,
+    )
+    s.close()
+    s.event(type="session_ended", reason="client_closed", provider_reason=None, close_code=1000)
+    return s
+
+
 CASSETTES = {
     "vatel": (vatel, "plugins/vatel/tests/cassettes/docs-examples.jsonl"),
     "binary-pcm": (binary_pcm, "plugins/binary_pcm/tests/cassettes/docs-examples.jsonl"),
     "nextevi": (nextevi, "plugins/nextevi/tests/cassettes/docs-examples.jsonl"),
     "example": (example, "plugins/example/tests/cassettes/docs-examples.jsonl"),
     "deepgram": (deepgram, "plugins/deepgram/tests/cassettes/docs-examples.jsonl"),
+    "openai": (openai, "plugins/openai_realtime/tests/cassettes/docs-examples.jsonl"),
 }
 
 

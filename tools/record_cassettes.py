@@ -33,6 +33,8 @@ CASSETTES = [
     ("example", "echo", "plugins/example/tests/cassettes/simulator-echo.jsonl"),
     ("deepgram", "echo", "plugins/deepgram/tests/cassettes/simulator-echo.jsonl"),
     ("deepgram", "tool_call", "plugins/deepgram/tests/cassettes/simulator-tool-call.jsonl"),
+    ("openai", "echo", "plugins/openai_realtime/tests/cassettes/simulator-echo.jsonl"),
+    ("openai", "tool_call", "plugins/openai_realtime/tests/cassettes/simulator-tool-call.jsonl"),
 ]
 
 

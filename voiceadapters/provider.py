@@ -89,7 +89,10 @@ class Provider(ABC):
     #: it (:mod:`voiceadapters.apiversion`). ``None``: not declared (accepted).
     core_api: ClassVar[str | None] = None
     #: Where base64 audio sits in the protocol's JSON messages, as dotted
-    #: paths (``"data.audio"``; ``*`` matches any one key or index). Cassettes
+    #: paths (``"data.audio"``; ``*`` matches any one key or index), each
+    #: optionally qualified by the message type it applies to
+    #: (``"response.output_audio.delta:delta"``: ``delta`` is audio in that
+    #: message only, whatever it carries in others). Cassettes
     #: use it to truncate or mark audio and to compare it by length
     #: (docs/cassettes.md#audio); ``()``: the cassette's heuristic decides.
     wire_audio_fields: ClassVar[tuple[str, ...]] = ()

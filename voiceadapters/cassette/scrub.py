@@ -89,8 +89,18 @@ def _b64_size(value: str) -> int | None:
         return None
 
 
-def _parse_paths(paths: Iterable[str]) -> list[tuple[str, ...]]:
-    return [tuple(p.split(".")) for p in paths if p]
+def _parse_paths(paths: Iterable[str]) -> list[tuple[str | None, tuple[str, ...]]]:
+    """``"data.audio"`` → ``(None, ("data", "audio"))``; a declaration
+    qualified by a message type, ``"response.output_audio.delta:delta"`` →
+    ``("response.output_audio.delta", ("delta",))``: the path is audio only in
+    a message whose top-level ``type`` is that (the same field name may carry
+    text in another message type)."""
+    parsed: list[tuple[str | None, tuple[str, ...]]] = []
+    for declared in paths:
+        kind, colon, path = declared.rpartition(":")
+        if path:
+            parsed.append((kind if colon else None, tuple(path.split("."))))
+    return parsed
 
 
 def _matches(path: tuple[str | int, ...], pattern: tuple[str, ...]) -> bool:
@@ -105,16 +115,20 @@ def find_audio(
     """Paths and decoded sizes of the base64 audio inside a decoded JSON message.
 
     With ``declared`` paths (dotted, ``*`` for any one key or index:
-    ``"data.audio"``), only those are audio, when they hold valid base64.
+    ``"data.audio"``; ``TYPE:path`` for a path that is audio only in messages
+    whose top-level ``type`` is ``TYPE``: ``"response.output_audio.delta:delta"``),
+    only those are audio, when they hold valid base64.
     Without: a string is audio when it is valid padded base64 of at least 8
     characters under a key containing ``audio``, ``pcm``, ``chunk``,
     ``payload`` or ``media``, or any valid base64 string of at least
     1024 characters (heuristic; docs/cassettes.md#audio).
     """
-    patterns = _parse_paths(declared)
+    parsed = _parse_paths(declared)
+    kind = message.get("type") if isinstance(message, dict) else None
+    patterns = [p for k, p in parsed if k is None or k == kind]
     found = []
     for path, value in iter_strings(message):
-        if patterns:
+        if parsed:
             if not any(_matches(path, p) for p in patterns):
                 continue
             size = _b64_size(value)

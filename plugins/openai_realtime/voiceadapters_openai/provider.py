@@ -220,6 +220,26 @@ class RealtimeProvider(Provider):
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
     max_session_seconds: ClassVar[float | None] = SESSION_CAP_SECONDS
     core_api: ClassVar[str | None] = ">=0.2,<0.3"
+    #: Where base64 audio sits (docs/cassettes.md#audio), per message type: in
+    #: the GA events (the SDK's ``types/realtime/``) ``delta`` is audio in
+    #: ``response.output_audio.delta`` (and its beta name) but text in the
+    #: transcript, text and arguments deltas, so every path is qualified.
+    wire_audio_fields: ClassVar[tuple[str, ...]] = (
+        "input_audio_buffer.append:audio",
+        "response.output_audio.delta:delta",
+        "response.audio.delta:delta",
+        # input_audio / output_audio content parts of conversation items
+        "conversation.item.create:item.content.*.audio",
+        "conversation.item.added:item.content.*.audio",
+        "conversation.item.created:item.content.*.audio",
+        "conversation.item.done:item.content.*.audio",
+        "conversation.item.retrieved:item.content.*.audio",
+        "response.output_item.added:item.content.*.audio",
+        "response.output_item.done:item.content.*.audio",
+        "response.content_part.added:part.audio",
+        "response.content_part.done:part.audio",
+        "response.done:response.output.*.content.*.audio",
+    )
     #: How the key is presented: ``bearer`` (``Authorization: Bearer``) or ``api-key``.
     auth: ClassVar[Literal["bearer", "api-key"]] = "bearer"
     #: Whether a session needs a key at all.
