@@ -176,7 +176,11 @@ def test_a_reconnecting_session_is_recorded_and_replayed_connection_by_connectio
     with a fresh token. Both connections and both handshakes are recorded,
     and the replay serves them in turn (the drop as a dropped TCP connection)."""
     path = tmp_path / "drop.jsonl"
-    secrets = run(record_simulator("vatel", path, api_key=KEY, scenario="drop", seconds=2.5))
+    # The reconnect's backoff (full jitter, up to 0.5 s for a connection that
+    # died young) is silence: wait long enough not to end the session in it.
+    secrets = run(
+        record_simulator("vatel", path, api_key=KEY, scenario="drop", seconds=2.5, idle_timeout=4.0)
+    )
     scan(path, secrets)
     cassette = load(path)
     steps = [

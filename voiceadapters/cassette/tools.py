@@ -37,12 +37,16 @@ async def record_simulator(
     audio: str = "marker",
     seconds: float | None = None,
     comment: str | None = None,
+    idle_timeout: float = 0.5,
 ) -> tuple[str, ...]:
     """Record a session with ``provider``'s simulator (served on 127.0.0.1,
     agent audio as fast as possible) to the cassette at ``path``: the bundled
     speech sample (its first ``seconds``, when given) streamed faster than
-    real time, then a second of silence. Returns every secret the recorder
-    scrubbed (the key and the tokens the simulator issued), for a scan."""
+    real time, then a second of silence; the session ends once nothing has
+    arrived for ``idle_timeout`` seconds (longer for a scenario that
+    reconnects: the reconnect's backoff is quiet). Returns every secret the
+    recorder scrubbed (the key and the tokens the simulator issued), for a
+    scan."""
     from ..runner import stream_recording
     from ..session import connect
     from ..testing import serve_simulator, speech_sample
@@ -56,5 +60,5 @@ async def record_simulator(
         session = await connect(
             config, api_key=api_key, input_format=fmt, output_format=fmt, record=recorder
         )
-        await stream_recording(session, pcm, realtime=False, idle_timeout=0.5)
+        await stream_recording(session, pcm, realtime=False, idle_timeout=idle_timeout)
     return (api_key, *recorder.secrets)
