@@ -784,7 +784,8 @@ def echo_similarity(
 
     def rms(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         f = x[: x.size // hop * hop].reshape(-1, hop)
-        return np.sqrt(np.mean(f * f, axis=1))
+        out: npt.NDArray[np.float64] = np.sqrt(np.mean(f * f, axis=1))
+        return out
 
     er, es = rms(ref), rms(sig)
     if not er.size or not es.size or not er.any() or not es.any():
@@ -836,9 +837,9 @@ def echo_similarity(
         choice = np.where(up < diag, 1, 0).astype(np.int8)
         row = row + cost[i]
         for k in range(1, band):  # signal ran ahead (sequential within the row)
-            cand = acc_k = row[k - 1] + cost[i, k]
-            if cand < row[k]:
-                row[k] = acc_k
+            ahead = row[k - 1] + cost[i, k]
+            if ahead < row[k]:
+                row[k] = ahead
                 choice[k] = 2
         acc[i], back[i] = row, choice
     # Backtrack: the matched shift of each reference frame.
