@@ -50,6 +50,13 @@ ICE: aioice does not gather candidates on 127.0.0.1, so media flows over the
 machine's other interface (its address, still this host: nothing leaves it).
 A machine whose only interface is loopback cannot run this simulator.
 
+Threads: :meth:`RoomServer.start` serves from a thread of its own with its
+own event loop, so that the media's real-time pacing does not wait behind
+the caller's loop (in tests, the livekit client of the same process). The
+rooms, their agents and their peer connections live on that loop; a
+:class:`Room`'s public methods (``play``, ``send_text``, ``agent_leave``,
+``drop``, ``close``…) may be called from any thread and hop onto it.
+
 What sits behind the room is a :class:`RoomAgent`: it receives the user's
 audio (PCM16 mono at :attr:`RoomAgent.sample_rate`) and text streams and
 speaks through :class:`Room` (``play``, ``send_text``, ``agent_leave``,
