@@ -24,6 +24,7 @@ from voiceadapters.audio import (
     StreamConverter,
     array_to_pcm,
     best_alignment,
+    echo_similarity,
     is_wav,
     parse_wav_bytes,
     pcm_to_array,
@@ -540,3 +541,62 @@ def test_best_alignment_negative_lag_and_edge_cases() -> None:
     assert best_alignment(np.zeros(0), ref) == (0, 0.0)
     with pytest.raises(ValueError, match="1-D"):
         best_alignment(ref.reshape(-1, 2), ref)
+
+
+# -- echo_similarity: what a lossy codec keeps (envelope, spectrum) -------------------
+
+
+def _speech_like() -> np.ndarray:
+    from voiceadapters.testing import speech_sample
+
+    pcm, fmt = speech_sample()
+    assert fmt.sample_rate == 16000
+    return pcm_to_array(pcm).astype(np.float64)
+
+
+def test_echo_similarity_of_a_copy_and_of_a_phase_scrambled_copy() -> None:
+    ref = _speech_like()
+    same = echo_similarity(ref, np.concatenate([np.zeros(1234), ref]), 16000)
+    assert same.lag == 1234 and same.ncc == pytest.approx(1.0)
+    assert same.envelope == pytest.approx(1.0) and same.spectral == pytest.approx(1.0)
+    assert same.warp == 0.0
+    # Every 20 ms frame's phases scrambled (magnitudes kept): the waveform
+    # no longer matches, what is heard does (roughly what Opus does to speech).
+    rng = np.random.default_rng(3)
+    n = 320
+    frames = ref[: ref.size // n * n].reshape(-1, n)
+    spec = np.fft.rfft(frames, axis=1)
+    phase = np.exp(1j * rng.uniform(0, 2 * np.pi, spec.shape))
+    scrambled = np.fft.irfft(np.abs(spec) * phase, n, axis=1).ravel()
+    sim = echo_similarity(ref, scrambled, 16000)
+    assert sim.ncc < 0.5
+    assert sim.envelope >= 0.95 and sim.spectral >= 0.8
+
+
+def test_echo_similarity_forgives_a_small_stretch_not_a_hole() -> None:
+    ref = _speech_like()
+    cut = 24000  # 1.5 s in
+    stretched = np.concatenate([ref[:cut], np.zeros(960), ref[cut:]])  # 60 ms inserted
+    sim = echo_similarity(ref, stretched, 16000)
+    assert sim.envelope >= 0.95 and sim.spectral >= 0.95
+    assert 0.04 <= sim.warp <= 0.1
+    holed = np.concatenate([ref[:cut], np.zeros(4800), ref[cut:]])  # 300 ms: beyond max_warp
+    sim = echo_similarity(ref, holed, 16000)
+    assert sim.envelope < 0.9 and sim.spectral < 0.85
+
+
+def test_echo_similarity_refuses_what_is_not_the_echo() -> None:
+    ref = _speech_like()
+    for other in (
+        ref[::-1],  # the same sounds, reversed
+        pcm_to_array(noise(ref.size, seed=4)).astype(np.float64) * 0.1,
+        ref[: ref.size // 2],  # half of it missing
+        np.zeros(ref.size),
+    ):
+        sim = echo_similarity(ref, other, 16000)
+        assert sim.envelope < 0.9 and sim.spectral < 0.85, sim
+    assert echo_similarity(ref, np.zeros(0), 16000).spectral == 0.0
+    with pytest.raises(ValueError, match="mono"):
+        echo_similarity(ref.reshape(-1, 2), ref, 16000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        echo_similarity(ref, ref, 0)

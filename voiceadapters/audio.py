@@ -76,6 +76,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -91,10 +92,12 @@ __all__ = [
     "DEFAULT_PHASE",
     "DEFAULT_QUALITY",
     "RESAMPLER_DELAY_MS",
+    "EchoSimilarity",
     "Reframer",
     "StreamConverter",
     "array_to_pcm",
     "best_alignment",
+    "echo_similarity",
     "is_wav",
     "parse_wav_bytes",
     "pcm_to_array",
@@ -701,3 +704,164 @@ def best_alignment(reference: npt.ArrayLike, signal: npt.ArrayLike) -> tuple[int
     if denom == 0.0:
         return lag, 0.0
     return lag, float(np.dot(a, b)) / denom
+
+
+@dataclass(frozen=True, slots=True)
+class EchoSimilarity:
+    """How closely an echo matches its reference (:func:`echo_similarity`)."""
+
+    #: Waveform lag and normalized cross-correlation (:func:`best_alignment`).
+    lag: int
+    ncc: float
+    #: Pearson correlation of the 20 ms energy envelopes (dB), after alignment.
+    envelope: float
+    #: Mean cosine similarity of the 20 ms magnitude spectra over the
+    #: reference's voiced frames, after alignment.
+    spectral: float
+    #: The largest local time shift the alignment used on a voiced frame, in seconds.
+    warp: float
+
+
+#: Frame of :func:`echo_similarity` (seconds) and its envelope floor and
+#: voiced range, in dB below the reference's loudest frame.
+_ECHO_FRAME = 0.02
+_ECHO_FLOOR_DB = 50.0
+_ECHO_VOICED_DB = 30.0
+
+
+def _frame_features(
+    x: npt.NDArray[np.float64], n: int, floor: float | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    frames = x[: x.size // n * n].reshape(-1, n)
+    level = 10.0 * np.log10(np.mean(frames * frames, axis=1) / (32768.0 * 32768.0) + 1e-12)
+    if floor is not None:
+        level = np.maximum(level, floor)
+    spectra = np.abs(np.fft.rfft(frames * np.hanning(n), axis=1))
+    return level, spectra
+
+
+def echo_similarity(
+    reference: npt.ArrayLike, signal: npt.ArrayLike, sample_rate: int, *, max_warp: float = 0.1
+) -> EchoSimilarity:
+    """Compare an echo by what a lossy codec keeps: energy envelope and spectrum.
+
+    A codec like Opus keeps what is heard (the spectrum and the loudness over
+    time) but not the phase, and a receiver's jitter buffer may stretch or
+    squeeze time by a few tens of milliseconds when packets arrive late
+    (libwebrtc NetEq's expand and accelerate), so a single-lag waveform
+    correlation (:func:`best_alignment`, still reported as ``ncc``) says
+    little there. This function:
+
+    1. finds the lag of ``signal`` against ``reference`` by cross-correlating
+       their 10 ms RMS envelopes (no phase involved);
+    2. cuts 20 ms frames (Hann-windowed magnitude spectra, energy in dBFS
+       floored 50 dB below the reference's loudest frame) over the
+       reference's whole extent, the signal's missing part counting as
+       silence;
+    3. aligns the frames by dynamic time warping limited to ``max_warp``
+       seconds either way (cost: the level difference, plus one minus the
+       spectral cosine on the reference's voiced frames, those within 30 dB
+       of its loudest);
+    4. reports ``envelope``, the Pearson correlation of the aligned levels,
+       and ``spectral``, the mean spectral cosine over the voiced frames
+       (1.0 for a copy; silence or unrelated audio score far lower).
+
+    Audio that is missing, truncated, or shifted by more than ``max_warp``
+    cannot be warped away. Both arrays are mono samples at ``sample_rate``.
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    sig = np.asarray(signal, dtype=np.float64)
+    if ref.ndim != 1 or sig.ndim != 1:
+        raise ValueError("echo_similarity needs 1-D (mono) arrays")
+    if sample_rate <= 0:
+        raise ValueError("sample_rate must be positive")
+    lag, ncc = best_alignment(ref, sig)
+    n = max(1, round(sample_rate * _ECHO_FRAME))
+    if ref.size < n or sig.size == 0:
+        return EchoSimilarity(lag, ncc, 0.0, 0.0, 0.0)
+    # 1. The envelope lag, in 10 ms steps.
+    hop = max(1, n // 2)
+
+    def rms(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        f = x[: x.size // hop * hop].reshape(-1, hop)
+        out: npt.NDArray[np.float64] = np.sqrt(np.mean(f * f, axis=1))
+        return out
+
+    er, es = rms(ref), rms(sig)
+    if not er.size or not es.size or not er.any() or not es.any():
+        return EchoSimilarity(lag, ncc, 0.0, 0.0, 0.0)
+    corr = np.correlate(es - es.mean(), er - er.mean(), mode="full")  # lags -(len(er)-1)..
+    env_lag = (int(np.argmax(corr)) - (er.size - 1)) * hop
+    if abs(lag - env_lag) <= hop:
+        env_lag = lag  # the waveform's lag is the finer one when they agree
+    # 2. Frames over the reference's extent, with max_warp of margin.
+    radius = max(0, round(max_warp / _ECHO_FRAME))
+    margin = radius * n
+    start = env_lag - margin
+    width = ref.size // n * n + 2 * margin
+    seg = np.zeros(width)
+    lo, hi = max(0, start), min(sig.size, start + width)
+    if hi > lo:
+        seg[lo - start : hi - start] = sig[lo:hi]
+    ref_level, ref_spec = _frame_features(ref, n, None)
+    top = float(ref_level.max())
+    floor = top - _ECHO_FLOOR_DB
+    ref_level = np.maximum(ref_level, floor)
+    sig_level, sig_spec = _frame_features(seg, n, floor)
+    voiced = ref_level > top - _ECHO_VOICED_DB
+    norms_r = np.linalg.norm(ref_spec, axis=1)
+    norms_s = np.linalg.norm(sig_spec, axis=1)
+    # 3. Banded dynamic time warping: reference frame i meets signal frame
+    # i + k, k in [0, 2 * radius] (k == radius: no shift).
+    frames, band = ref_level.size, 2 * radius + 1
+    cos = np.zeros((frames, band))
+    for k in range(band):
+        j = np.arange(frames) + k
+        dot = np.sum(ref_spec * sig_spec[j], axis=1)
+        den = norms_r * norms_s[j]
+        cos[:, k] = np.divide(dot, den, out=np.zeros(frames), where=den > 0)
+    level_cost = np.abs(
+        ref_level[:, None] - sig_level[np.arange(frames)[:, None] + np.arange(band)]
+    )
+    cost = level_cost / _ECHO_FLOOR_DB + np.where(voiced[:, None], 1.0 - cos, 0.0)
+    acc = np.full((frames, band), np.inf)
+    back = np.zeros(
+        (frames, band), dtype=np.int8
+    )  # 0: diagonal, 1: from (i-1, k+1), 2: from (i, k-1)
+    acc[0] = np.cumsum(cost[0])  # the first reference frame may absorb a late start
+    back[0, 1:] = 2
+    for i in range(1, frames):
+        diag = acc[i - 1]
+        up = np.concatenate((acc[i - 1, 1:], [np.inf]))  # signal stood still
+        row = np.minimum(diag, up)
+        choice = np.where(up < diag, 1, 0).astype(np.int8)
+        row = row + cost[i]
+        for k in range(1, band):  # signal ran ahead (sequential within the row)
+            ahead = row[k - 1] + cost[i, k]
+            if ahead < row[k]:
+                row[k] = ahead
+                choice[k] = 2
+        acc[i], back[i] = row, choice
+    # Backtrack: the matched shift of each reference frame.
+    match = np.full(frames, -1, dtype=np.int64)
+    i, k = frames - 1, int(np.argmin(acc[-1]))
+    while i >= 0:
+        if match[i] < 0:
+            match[i] = k
+        step = back[i, k]
+        if step == 2 and k > 0:
+            k -= 1
+            continue
+        if step == 1:
+            k += 1
+        i -= 1
+    idx = np.arange(frames)
+    aligned_level = sig_level[idx + match]
+    if ref_level.std() > 0 and aligned_level.std() > 0:
+        envelope = float(np.corrcoef(ref_level, aligned_level)[0, 1])
+    else:
+        envelope = 0.0
+    spectral = float(np.mean(cos[idx, match][voiced])) if voiced.any() else 0.0
+    shifts = np.abs(match - radius)[voiced]  # in silence any shift fits
+    warp = float(shifts.max()) * _ECHO_FRAME if shifts.size else 0.0
+    return EchoSimilarity(lag, ncc, envelope, spectral, warp)

@@ -50,6 +50,13 @@ ICE: aioice does not gather candidates on 127.0.0.1, so media flows over the
 machine's other interface (its address, still this host: nothing leaves it).
 A machine whose only interface is loopback cannot run this simulator.
 
+Threads: :meth:`RoomServer.start` serves from a thread of its own with its
+own event loop, so that the media's real-time pacing does not wait behind
+the caller's loop (in tests, the livekit client of the same process). The
+rooms, their agents and their peer connections live on that loop; a
+:class:`Room`'s public methods (``play``, ``send_text``, ``agent_leave``,
+``drop``, ``close``…) may be called from any thread and hop onto it.
+
 What sits behind the room is a :class:`RoomAgent`: it receives the user's
 audio (PCM16 mono at :attr:`RoomAgent.sample_rate`) and text streams and
 speaks through :class:`Room` (``play``, ``send_text``, ``agent_leave``,
@@ -71,6 +78,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 import uuid
 import zlib
@@ -279,6 +287,10 @@ class Room:
         self.sid = "RM_" + uuid.uuid4().hex[:12]
         self.client_sid = "PA_" + uuid.uuid4().hex[:12]
         self._ws = ws
+        #: The room server's own event loop (its thread), which owns the
+        #: peer connection: the public methods below may be called from any
+        #: thread and hop onto it.
+        self.loop = asyncio.get_running_loop()
         self.pc = RTCPeerConnection()
         self.track = _AgentTrack(agent.sample_rate)
         self.pc.addTrack(self.track)
@@ -397,8 +409,20 @@ class Room:
 
     # -- media and data ------------------------------------------------------
 
+    def _elsewhere(self, method: Callable[..., None], *args: Any) -> bool:
+        """Called from another thread than the room's: schedule ``method``
+        on the room's loop and say so (True), else False."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            return False
+        self.loop.call_soon_threadsafe(method, *args)
+        return True
+
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -484,14 +508,20 @@ class Room:
 
     def play(self, pcm: bytes) -> None:
         """Queue agent speech (PCM16 mono at the agent's rate) on its track."""
+        if self._elsewhere(self.play, pcm):
+            return
         self.track.play(pcm)
 
     def clear_audio(self) -> None:
         """Drop queued agent speech (the user barged in)."""
+        if self._elsewhere(self.clear_audio):
+            return
         self.track.clear()
 
     def send_text(self, text: str, topic: str = "messages") -> None:
         """Send ``text`` to the client as one text stream on ``topic``."""
+        if self._elsewhere(self.send_text, text, topic):
+            return
         channel = self._channel
         if channel is None or channel.readyState != "open":
             return
@@ -520,6 +550,8 @@ class Room:
 
     def agent_leave(self) -> None:
         """The agent leaves the room: the client sees it disconnect (and its track go)."""
+        if self._elsewhere(self.agent_leave):
+            return
         self._spawn(self._agent_leave())
 
     async def _agent_leave(self) -> None:
@@ -534,6 +566,8 @@ class Room:
 
     def drop(self) -> None:
         """Cut the signalling socket and the media without a ``Leave`` (a lost network)."""
+        if self._elsewhere(self.drop):
+            return
         self._spawn(self._drop())
 
     async def _drop(self) -> None:
@@ -543,6 +577,8 @@ class Room:
 
     def close(self, reason: int = lkm.ROOM_DELETED) -> None:
         """Close the room: a ``Leave`` with ``reason`` (a ``DisconnectReason``), then the socket."""
+        if self._elsewhere(self.close, reason):
+            return
         self._spawn(self.shutdown(reason=reason))
 
     async def shutdown(self, *, notify: bool = True, reason: int = lkm.ROOM_DELETED) -> None:
@@ -590,6 +626,8 @@ class RoomServer:
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         #: The rooms joined, the most recent :data:`~voiceadapters.simulator.base.CONNECTION_LIMIT`.
         self.rooms: RecentList[Room] = RecentList(CONNECTION_LIMIT)
         #: Why joins were refused, in order (a token's fault, a resume).
@@ -621,6 +659,49 @@ class RoomServer:
         )
 
     async def start(self) -> None:
+        """Serve from a thread of its own, with its own event loop.
+
+        The rooms' media (aiortc: RTP, Opus, the agent track's real-time
+        pacing) then does not wait behind whatever else the caller's loop
+        runs — in a test, the livekit client in the same process, whose
+        audio callbacks, driver and checks share that loop. Measured: with
+        both on one loop, a busy machine delayed the agent track's packets
+        enough for the client's jitter buffer to conceal and stretch time
+        (echo envelope 0.75 once, with two CPU hogs and other work)."""
+        if self._loop is not None:
+            raise RuntimeError("room server already started")
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=self._serve, args=(loop,), name="roomsim", daemon=True)
+        self._loop, self._thread = loop, thread
+        thread.start()
+        try:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._start(), loop))
+        except BaseException:
+            await self._halt()
+            raise
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    async def _halt(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, thread.join, 10.0)
+
+    async def _start(self) -> None:
         app = web.Application()
         app.router.add_get("/rtc/v1", self._join)
         app.router.add_get("/rtc/v1/validate", self._validate)
@@ -636,6 +717,15 @@ class RoomServer:
 
     async def stop(self) -> None:
         """Close every room (``Leave`` with ``ROOM_DELETED``) and stop."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stop(), loop))
+        finally:
+            await self._halt()
+
+    async def _stop(self) -> None:
         for room in list(self.rooms):
             await room.shutdown(reason=lkm.ROOM_DELETED)
         if self._runner is not None:

@@ -24,7 +24,9 @@ transport carries it (the Vatel wire spec §11):
 
 :class:`RoomService` is what :meth:`VatelSimulator.services` hands to the
 simulator's host: it runs a :class:`~voiceadapters_vatel.roomsim.RoomServer`
-on the same host for as long as the host serves.
+on the same host for as long as the host serves (on the room server's own
+thread and event loop, where each :class:`VatelRoomAgent` and its session
+then run).
 """
 
 from __future__ import annotations
