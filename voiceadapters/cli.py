@@ -277,19 +277,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     wav_path = out_dir / f"demo-{label}-agent.wav"
     events_path = out_dir / f"demo-{label}-events.jsonl"
     key = secrets.token_urlsafe(24)  # a fresh key per run; never printed
+    fast = args.fast
+    if fast and transport not in (None, provider.transports[0]):
+        # A provider's other transport is a media one (WebRTC): its tracks
+        # play in real time whatever the sender does, and a session that
+        # streamed "fast" would close while the echo is still playing.
+        print(f"demo: --fast has no effect over {label}: its audio travels in real time")
+        fast = False
 
     async def demo() -> tuple[Any, SessionMetrics]:
         from .simulator.server import SimulatorServer
 
         simulator = provider.make_transport_simulator(
-            transport, api_key=key, scenario="echo", pace=0 if args.fast else 1.0
+            transport, api_key=key, scenario="echo", pace=0 if fast else 1.0
         )
         simulator.response_delay = args.response_delay
         async with SimulatorServer(simulator, "127.0.0.1", 0) as server:
             config = provider.simulator_config("127.0.0.1", server.port, simulator)
             print(f"demo: {label} simulator on 127.0.0.1:{server.port}")
             print(f"demo: config {config}")
-            pace = "as fast as possible" if args.fast else "in real time"
+            pace = "as fast as possible" if fast else "in real time"
             print(
                 f"demo: streaming a {fmt.duration(len(pcm)):.2f} s speech sample "
                 f"({fmt}) {pace}; the echo agent speaks it back\n"
@@ -298,7 +305,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 config,
                 pcm,
                 fmt,
-                realtime=not args.fast,
+                realtime=not fast,
                 api_key=key,
                 events_path=events_path,
                 printer=_Printer(sys.stdout),

@@ -291,6 +291,42 @@ sys.exit(main(["demo", "vatel+webrtc", "--fast", "--output-dir", {str(tmp_path)!
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.network
+def test_the_demo_runs_over_webrtc_with_the_extra_installed(tmp_path: Any) -> None:
+    """``voiceadapters demo vatel+webrtc`` (issue 12): the turn through the
+    livekit SDK and the room simulator, the agent's audio written, exit 0.
+    ``--fast`` is refused politely: tracks play in real time, and a session
+    streamed "fast" closed while the echo was still playing (0.68 s of 2.8 s)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voiceadapters",
+            "demo",
+            "vatel+webrtc",
+            "--fast",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--fast has no effect over vatel+webrtc" in done.stdout
+    from voiceadapters.audio import read_wav
+
+    agent, fmt = read_wav(tmp_path / "demo-vatel+webrtc-agent.wav")
+    assert fmt.duration(len(agent)) > 2.0  # the whole echo of the 2.8 s sample came back
+    events = [
+        json.loads(line)
+        for line in (tmp_path / "demo-vatel+webrtc-events.jsonl").read_text().splitlines()
+    ]
+    assert events[0]["type"] == "session_started" and events[-1]["type"] == "session_ended"
+    assert "agent_audio" in {e["type"] for e in events}
+    assert "Traceback" not in done.stderr
+
+
 # -- the simulator's token endpoint ---------------------------------------------------
 
 
