@@ -294,3 +294,35 @@ def test_talk_help_names_the_devices_and_the_extra() -> None:
     result = talk_cli("--help")
     assert result.returncode == 0
     assert "--input-device" in result.stdout and "file:PATH.wav" in result.stdout
+
+
+@pytest.mark.network
+def test_a_talk_session_is_recorded_to_a_cassette_that_replays_green(tmp_path: Path) -> None:
+    """``talk --record`` is how a session from the microphone becomes a
+    cassette (docs/cassettes.md): the device seam's file stand-in plays the
+    microphone here, and the cassette replays with the same events."""
+    from voiceadapters.cassette import load, replay
+
+    write_wav(tmp_path / "in.wav", tone(0.4), FMT)
+    result = talk_cli(
+        "vatel",
+        "--input-device",
+        f"file:{tmp_path / 'in.wav'}",
+        "--output-device",
+        f"file:{tmp_path / 'out.wav'}",
+        "--file-speed",
+        "4",
+        "--idle-timeout",
+        "0.5",
+        "--record",
+        str(tmp_path / "talk.jsonl"),
+        "--record-audio",
+        "marker",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the session to {tmp_path / 'talk.jsonl'}" in result.stdout
+    cassette = load(tmp_path / "talk.jsonl")
+    assert cassette.provider == "vatel"
+    assert "agent_audio" in {line["event"]["type"] for line in cassette.events()}
+    report = asyncio.run(replay(cassette, timeout=30))
+    assert report.ok, "\n".join(report.lines())

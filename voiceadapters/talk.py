@@ -61,17 +61,30 @@ async def talk(
     stop: asyncio.Event | None = None,
     idle_timeout: float = 2.0,
     max_duration: float | None = None,
+    record: str | None = None,
+    record_audio: str = "keep",
 ) -> SessionMetrics:
     """Run one live session of ``config`` between ``source`` and ``sink``
     until ``stop`` is set, the session ends, or ``source`` ends and the
     agent has been quiet for ``idle_timeout``; print as it goes to ``out``.
-    Returns the session's metrics. Closes the session, not the devices."""
+    Returns the session's metrics. Closes the session, not the devices.
+    ``record`` writes the session to that cassette (``record_audio``: its
+    audio policy; docs/cassettes.md): a recording from the microphone."""
     from .session import connect
 
     out = out or sys.stdout
     stop = stop or asyncio.Event()
+    recorder = None
+    if record is not None:
+        from .cassette.record import Recorder
+
+        recorder = Recorder(record, audio=record_audio)
     session = await connect(
-        config, api_key=api_key, input_format=source.format, output_format=sink.format
+        config,
+        api_key=api_key,
+        input_format=source.format,
+        output_format=sink.format,
+        record=recorder,
     )
     input_done = asyncio.Event()
     done_at = [0.0]  # when the input ended (loop clock)
@@ -205,6 +218,17 @@ def add_talk_parser(sub: Any) -> None:
         help="with a file input: end this long after the file and the agent's last event",
     )
     p.add_argument("--json", metavar="FILE", help="write the metrics summary to FILE as JSON")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the session to a cassette (secrets scrubbed; docs/cassettes.md)",
+    )
+    p.add_argument(
+        "--record-audio",
+        choices=("keep", "truncate", "marker"),
+        default="keep",
+        help="with --record: keep the audio, truncate it, or replace it by a length marker",
+    )
     p.set_defaults(func=cmd_talk)
 
 
@@ -250,13 +274,22 @@ async def _talk(args: argparse.Namespace) -> int:
                 flush=True,
             )
             metrics = await talk(
-                config, source, sink, api_key=api_key, stop=stop, idle_timeout=args.idle_timeout
+                config,
+                source,
+                sink,
+                api_key=api_key,
+                stop=stop,
+                idle_timeout=args.idle_timeout,
+                record=args.record,
+                record_audio=args.record_audio,
             )
     finally:
         await source.aclose()
         await sink.aclose()
     print()
     print(format_summary(metrics))
+    if args.record:
+        print(f"\nwrote the session to {args.record}")
     if args.json:
         _write_json(args.json, metrics)
         print(f"\nwrote the metrics to {args.json}")

@@ -90,8 +90,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
         pcm, fmt = speech_sample()
     print(
-        "record: microphone input is not available yet; streaming "
-        f"{args.wav or 'the bundled speech sample'} ({fmt.duration(len(pcm)):.2f} s)",
+        f"record: streaming {args.wav or 'the bundled speech sample'} "
+        f"({fmt.duration(len(pcm)):.2f} s); to record from the microphone, "
+        "use `voiceadapters talk CONFIG --record FILE`",
         file=sys.stderr,
     )
 
