@@ -141,8 +141,9 @@ class Driver:
         self._opened_at = 0.0
         self._secrets: tuple[Secret, ...] = ()  # of the WebSocket step
         #: The handshake's steps as they ran: ``(kind, started, finished)``
-        #: on :func:`time.monotonic`, ``kind`` being ``"http"`` (a token request)
-        #: or ``"websocket"`` (the WebSocket opening).
+        #: on :func:`time.monotonic`, ``kind`` being ``"http"`` (a token request),
+        #: ``"websocket"`` (the WebSocket opening) or ``"media"`` (joining a
+        #: media session; :mod:`voiceadapters.metrics` counts it as the opening).
         self.steps: list[tuple[str, float, float]] = []
 
     # -- handshake ---------------------------------------------------------
