@@ -86,5 +86,6 @@ def test_a_codec_overriding_send_still_sees_every_command() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the routed call itself does not warn again
         codec.handle_command(SendAudio(pcm=b"\x02\x00"))
-    assert seen == ["send_audio"]
-    assert codec.frames_to_send() == [b"\x02\x00"]
+        codec.handle_audio(b"\x03\x00")  # the session's audio path reaches the override too
+    assert seen == ["send_audio", "send_audio"]
+    assert codec.frames_to_send() == [b"\x02\x00", b"\x03\x00"]

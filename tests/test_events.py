@@ -200,3 +200,49 @@ def test_the_json_form_carries_the_stamp_and_reads_it_back() -> None:
 
 def test_schema_version_is_1_2() -> None:
     assert SCHEMA_VERSION == "1.2"
+
+
+# -- AgentAudio.new: the fast constructor -------------------------------------
+
+
+def test_agent_audio_new_is_the_validated_event_in_every_observable_way() -> None:
+    import pickle
+
+    fmt = AudioFormat(24000)
+    stamp = Received(5.0, 1700000000.0)
+    with receiving(stamp):
+        fast = AgentAudio.new(b"\x01\x00" * 480, fmt, "t1")
+        slow = AgentAudio(pcm=b"\x01\x00" * 480, format=fmt, turn_id="t1")
+    assert type(fast) is AgentAudio
+    assert fast == slow and hash(fast) == hash(slow)
+    assert fast.received == slow.received == stamp
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert repr(fast) == repr(slow)
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert fast.model_copy(update={"turn_id": "t2"}).turn_id == "t2"
+    assert EventAdapter.validate_json(fast.model_dump_json()) == fast
+    with pytest.raises(pydantic.ValidationError):
+        fast.pcm = b""  # type: ignore[misc]  # frozen, like every event
+    assert AgentAudio.new(b"\x00\x00", fmt).turn_id is None
+
+
+def test_agent_audio_new_validates_what_is_not_already_the_field_type() -> None:
+    fmt = AudioFormat(16000)
+    converted = AgentAudio.new(bytearray(b"\x01\x00"), fmt)  # type: ignore[arg-type]
+    assert type(converted.pcm) is bytes and converted.pcm == b"\x01\x00"
+    with pytest.raises(pydantic.ValidationError):
+        AgentAudio.new(12345, fmt)  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError):
+        AgentAudio.new(b"\x00\x00", {"sample_rate": -1})  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError):
+        AgentAudio.new(b"\x00\x00", fmt, 7)  # type: ignore[arg-type]
+
+
+def test_agent_audio_new_on_a_subclass_builds_the_subclass_validated() -> None:
+    class Tagged(AgentAudio):
+        tag: str = "x"
+
+    event = Tagged.new(b"\x00\x00", AudioFormat(16000))
+    assert type(event) is Tagged and event.tag == "x"

@@ -253,3 +253,57 @@ def test_the_codecs_event_is_not_reused_when_it_must_be_converted() -> None:
     event = agent_audio(b"\x05\x00" * 3200)
     out = pipeline.process([event]) + pipeline.flush_output()
     assert all(e is not event and e.format == AudioFormat(24000) for e in out)
+
+
+# One event at a time takes the pass-through shortcut where it applies;
+# a batch of two or more always takes the whole path. Both must agree.
+_STEP = st.one_of(
+    st.tuples(
+        st.just("audio"),
+        st.sampled_from([320, 640, 100]),  # samples: 20 ms, 40 ms, a short frame
+        st.sampled_from(["t1", "t2", None]),
+        st.sampled_from([16000, 24000]),
+    ),
+    st.tuples(st.just("interrupt"), st.sampled_from(["t1", "t2", None])),
+    st.tuples(st.just("done"), st.sampled_from(["t1", "t2", None])),
+    st.tuples(st.just("flush")),
+    st.tuples(st.just("reconnect")),
+)
+
+
+def _run(steps: list[tuple[object, ...]], *, batched: bool) -> list[object]:
+    formats = {16000: PCM16, 24000: AudioFormat(24000)}
+    pipeline = AudioPipeline(PCM16, PCM16, PCM16, output_frame_ms=20)
+    seen: list[object] = []
+    n = 0
+    for step in steps:
+        kind = step[0]
+        event: Event | None = None
+        if kind == "audio":
+            n += 1
+            samples, turn, rate = step[1], step[2], step[3]
+            assert isinstance(samples, int) and isinstance(rate, int)
+            assert turn is None or isinstance(turn, str)
+            event = AgentAudio.new(bytes([n % 256, 0]) * samples, formats[rate], turn)
+        elif kind == "interrupt":
+            event = Interruption(turn_id=step[1])  # type: ignore[arg-type]
+        elif kind == "done":
+            event = AgentAudioDone(turn_id=step[1])  # type: ignore[arg-type]
+        if event is not None:
+            if batched:
+                out = pipeline.process([event, AgentText(text="", delta="", final=False)])[:-1]
+            else:
+                out = pipeline.process([event])
+        elif kind == "flush":
+            out = pipeline.flush_output()
+        else:
+            out = pipeline.end_of_connection()
+        seen.append([(e.type, e.pcm, e.turn_id) if isinstance(e, AgentAudio) else e for e in out])
+        seen.append((pipeline.pending_output, pipeline.fenced_audio_events))
+    return seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_STEP, max_size=30))
+def test_one_event_at_a_time_gives_what_a_batch_gives(steps: list[tuple[object, ...]]) -> None:
+    assert _run(steps, batched=False) == _run(steps, batched=True)

@@ -14,6 +14,9 @@ Inputs only change its state:
   the app (``send`` before 0.2, still accepted with a ``DeprecationWarning``);
   ``report_played`` goes to ``_on_played`` (ignored by default), every other
   command the capabilities allow to ``_on_command``;
+* :meth:`Codec.handle_audio` — microphone audio, the same as a ``SendAudio``
+  command without building one; it goes to ``_on_send_audio``, whose default
+  builds the command for ``_on_command``;
 * :meth:`Codec.handle_timer` — time passed; ``now`` comes from the caller.
 
 After **every** input the caller drains both outputs:
@@ -50,7 +53,7 @@ from typing import Any, Protocol
 
 from . import wirejson
 from .capabilities import Capabilities
-from .commands import COMMAND_CAPABILITY, Close, Command, ReportPlayed
+from .commands import COMMAND_CAPABILITY, Close, Command, ReportPlayed, SendAudio
 from .errors import SessionClosedError, UnsupportedCommandError
 from .events import AgentAudio, EndReason, Event, ProviderError, SessionEnded, UnknownMessage
 from .fields import MalformedField
@@ -270,6 +273,26 @@ class Codec(ABC):
             raise SessionClosedError(f"{self.provider} session is closing")
         self._on_command(command)
 
+    def handle_audio(self, pcm: bytes) -> None:
+        """Feed microphone audio, already in :attr:`wire_input`: the same as
+        ``handle_command(SendAudio(pcm=pcm))`` without building the command
+        (the session's path for every 20 ms of audio).
+
+        It reaches :meth:`_on_send_audio`, whose default builds the
+        ``SendAudio`` for :meth:`_on_command`, so a codec that handles only
+        commands needs nothing more; a codec whose class overrides
+        :meth:`handle_command` (or the 0.1 ``send``) gets every chunk there.
+        Raises what :meth:`handle_command` raises for ``SendAudio``.
+        """
+        if self._audio_as_command:
+            self.handle_command(SendAudio(pcm=pcm))
+            return
+        if self._ended:
+            raise SessionClosedError(f"{self.provider} session has ended")
+        if self._client_closing:
+            raise SessionClosedError(f"{self.provider} session is closing")
+        self._on_send_audio(pcm)
+
     def send(self, command: Command) -> None:
         """Deprecated name of :meth:`handle_command` (it is an input, not output)."""
         if not type(self)._overrides_send:
@@ -284,9 +307,13 @@ class Codec(ABC):
 
     #: A 0.1 subclass overrides ``send``; the driver's calls are routed to it.
     _overrides_send: bool = False
+    #: The class overrides ``handle_command`` (or ``send``): ``handle_audio``
+    #: builds the command and goes there, so that override sees all audio.
+    _audio_as_command: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._audio_as_command = "handle_command" in cls.__dict__ or cls._audio_as_command
         if "send" in cls.__dict__ and "handle_command" not in cls.__dict__:
             # A codec written for 0.1 overrides send(): keep calling it, so
             # that it does not silently stop seeing commands.
@@ -303,6 +330,7 @@ class Codec(ABC):
                 legacy(self, command)
 
             cls.handle_command = handle_command  # type: ignore[method-assign]
+            cls._audio_as_command = True
 
     def audio_buffer(self) -> tuple[int, int] | None:
         """``(bytes held, bytes allowed)`` of wire audio while the codec holds
@@ -331,10 +359,17 @@ class Codec(ABC):
     @abstractmethod
     def _on_command(self, command: Command) -> None: ...
 
+    def _on_send_audio(self, pcm: bytes) -> None:
+        """Microphone audio from :meth:`handle_audio` (wire format, never
+        empty from the session). Default: ``_on_command(SendAudio(pcm=pcm))``;
+        a codec overrides it to skip building the command, and routes its
+        ``_on_command``'s ``SendAudio`` here, so both inputs do the same."""
+        self._on_command(SendAudio(pcm=pcm))
+
     def _on_track_audio(self, pcm: bytes) -> None:
         """Track audio arrived (see :meth:`receive_track_audio`)."""
         if pcm:
-            self._emit(AgentAudio(pcm=pcm, format=self.wire_output))
+            self._emit(AgentAudio.new(pcm, self.wire_output))
 
     def _on_played(self, report: ReportPlayed) -> None:  # noqa: B027
         """The application reports how much agent audio of a turn it has

@@ -112,7 +112,9 @@ class Driver:
     ) -> None:
         self.codec = codec
         self.transport = transport
-        self._on_events = on_events
+        #: Where events go, in the codec's order (the session swaps it when
+        #: a connection goes live).
+        self.on_events = on_events
         self.limits = limits or Limits()
         self._loop = asyncio.get_running_loop()
         self._conn: Connection | None = None
@@ -249,10 +251,30 @@ class Driver:
             await self._send_outbox()
         self._arm_timer()
 
+    async def send_audio(self, pcm: bytes) -> None:
+        """:meth:`command` for microphone audio: ``codec.handle_audio(pcm)``
+        (a ``SendAudio`` without building one), then send what it produced.
+        Raises what ``codec.handle_audio`` raises."""
+        codec = self.codec
+        codec.handle_audio(pcm)
+        if codec._events:  # rare (an error event): _drain_events, as command() does
+            self._drain_events()
+        frames = codec.frames_to_send()
+        if frames:
+            self._outbox.extend(frames)
+            await self._send_outbox()
+        deadline = None if codec._ended else codec.get_timer()
+        if deadline != self._timer_at:
+            self._arm_timer()
+
     def frame_received(self, frame: Frame) -> None:
         """A message from the provider (the connection's push, or the reader task)."""
         codec = self.codec
         self._messages += 1
+        # The ``ended`` property here (a type checker would otherwise narrow
+        # ``_ended`` to False for the rest of the method, though the codec
+        # changes it), ``codec._ended`` below: this runs for every message
+        # (every 20 ms of agent audio), and the driver is the codec's host.
         if codec.ended or self._failed:
             return
         # The events this message produces were received now (module docstring).
@@ -261,13 +283,23 @@ class Driver:
         try:
             try:
                 codec.receive_frame(frame)
-                self._drain_events()
+                events = codec.events_received()
+                if events:
+                    self.on_events(events)
             except Exception as exc:  # a bug in a codec must not hang the application
                 # (nor escape into the socket's data_received, which would drop
                 # the connection with nothing said about why)
                 self._codec_failed(exc)
                 return
-            self._after_callback_input()
+            # _after_callback_input() inlined, for the same reason.
+            if codec._out:
+                self._outbox.extend(codec.frames_to_send())
+                self._spawn(self._send_outbox())
+            deadline = None if codec._ended else codec.get_timer()
+            if deadline != self._timer_at:
+                self._arm_timer()
+            if codec._ended:
+                self._spawn(self._finish())
         finally:
             rx.stamp = previous
 
@@ -371,7 +403,7 @@ class Driver:
         self._failed = True
         log.warning("%s: %s; ending the session", self.codec.provider, message)
         self._drain_events()
-        self._on_events(
+        self.on_events(
             [
                 ProviderError(code=code, message=message, fatal=True),
                 SessionEnded(reason="timeout", provider_reason=code),
@@ -385,7 +417,7 @@ class Driver:
         self._drain_events()  # whatever the codec produced before it failed
         # Only the exception's type: its message may quote provider frames.
         name = type(exc).__name__
-        self._on_events(
+        self.on_events(
             [
                 ProviderError(
                     code="codec_error",
@@ -505,7 +537,7 @@ class Driver:
     def _drain_events(self) -> None:
         events = self.codec.events_received()
         if events:
-            self._on_events(events)
+            self.on_events(events)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(coro)

@@ -119,6 +119,8 @@ def _received_default() -> Received:
 
 
 _new = tuple.__new__
+_new_object = object.__new__
+_set = object.__setattr__
 
 
 @contextmanager
@@ -276,6 +278,47 @@ class AgentAudio(_Event):
     pcm: bytes
     format: AudioFormat
     turn_id: str | None = None
+
+    @classmethod
+    def new(cls, pcm: bytes, format: AudioFormat, turn_id: str | None = None) -> AgentAudio:
+        """The same event as ``AgentAudio(pcm=pcm, format=format, turn_id=turn_id)``,
+        built about 1 µs faster: for codecs and the session, which build one
+        for every 20 ms of agent audio.
+
+        When the arguments already have the field types exactly (``bytes``,
+        :class:`~voiceadapters.format.AudioFormat`, ``str`` or ``None``: three
+        type tests), the instance is assembled as pydantic's
+        ``model_construct`` would, skipping a validation that could not fail;
+        anything else (a ``bytearray``, a subclass, a wrong type) goes through
+        the validating constructor and its errors. Only for ``AgentAudio``
+        itself: a subclass is always validated.
+        """
+        if (
+            cls is AgentAudio
+            and type(pcm) is bytes
+            and type(format) is AudioFormat
+            and (turn_id is None or type(turn_id) is str)
+        ):
+            event = _new_object(cls)
+            _set(
+                event,
+                "__dict__",
+                {
+                    "received": _received_default(),
+                    "type": "agent_audio",
+                    "pcm": pcm,
+                    "format": format,
+                    "turn_id": turn_id,
+                },
+            )
+            # What the validating path leaves on an instance (pydantic's
+            # documented instance attributes; tests/test_events.py holds the
+            # two paths equal in every observable way).
+            _set(event, "__pydantic_fields_set__", {"pcm", "format", "turn_id"})
+            _set(event, "__pydantic_extra__", None)
+            _set(event, "__pydantic_private__", None)
+            return event
+        return cls(pcm=pcm, format=format, turn_id=turn_id)
 
     @property
     def duration(self) -> float:

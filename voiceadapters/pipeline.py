@@ -46,7 +46,13 @@ class AudioPipeline:
             Reframer(output_format.bytes_for(output_frame_ms / 1000)) if output_frame_ms else None
         )
         self._turn_id: str | None = None
-        self._pending_output = False
+        #: Agent audio went in since the last flush (the converter may hold a
+        #: tail). Read it; only the pipeline sets it.
+        self.pending_output = False
+        # The pass-through state (see process()): the format object and frame
+        # size of agent audio that leaves unchanged, while nothing is held.
+        self._pass_format: AudioFormat | None = None
+        self._pass_bytes = 0
         self._fenced: set[str] = set()
         #: ``agent_audio`` events dropped because their turn was interrupted.
         self.fenced_audio_events = 0
@@ -82,6 +88,20 @@ class AudioPipeline:
 
     def process(self, events: list[Event]) -> list[Event]:
         """Codec events → application events (converted, re-framed, fenced)."""
+        if len(events) == 1:
+            # The hot path: one frame of agent audio, of the turn in progress,
+            # in the format and frame size that pass through unchanged (a
+            # provider whose wire format is the application's); _push found
+            # that state and any other event or flush leaves it.
+            event = events[0]
+            if (
+                type(event) is AgentAudio
+                and event.format is self._pass_format
+                and event.turn_id == self._turn_id
+                and (self._pass_bytes == 0 or len(event.pcm) == self._pass_bytes)
+            ):
+                return events
+        self._pass_format = None
         out: list[Event] = []
         for event in events:
             if isinstance(event, AgentAudio):
@@ -123,14 +143,12 @@ class AudioPipeline:
             # wire format is the application's): the codec's event is the
             # answer, and a copy would cost ~1.3 µs per frame for nothing.
             out.append(event)
+            if event.turn_id is None or event.turn_id not in self._fenced:
+                self._pass_format = event.format
+                self._pass_bytes = 0 if frames is None else frames.frame_bytes
         else:
             self._emit(pcm, out, final=False)
-        self._pending_output = True
-
-    @property
-    def pending_output(self) -> bool:
-        """Agent audio went in since the last flush (the converter may hold a tail)."""
-        return self._pending_output
+        self.pending_output = True
 
     def end_of_connection(self) -> list[Event]:
         """The connection went and a new one follows (a reconnect): release
@@ -151,9 +169,11 @@ class AudioPipeline:
     def _flush(self, out: list[Event]) -> None:
         tail = self._out.flush() if self._out is not None else b""
         self._emit(tail, out, final=True)
-        self._pending_output = False
+        self.pending_output = False
+        self._pass_format = None  # the next audio takes the whole path (and sets pending_output)
 
     def _clear(self) -> None:
+        self._pass_format = None
         if self._out is not None:
             self._out.clear()
         if self._frames is not None:
@@ -163,7 +183,7 @@ class AudioPipeline:
         fmt, turn = self.output_format, self._turn_id
         if self._frames is None:
             if pcm:
-                out.append(AgentAudio(pcm=pcm, format=fmt, turn_id=turn))
+                out.append(AgentAudio.new(pcm, fmt, turn))
             return
         chunks = self._frames.push(pcm) if pcm else []
         if final:
@@ -173,4 +193,4 @@ class AudioPipeline:
         # Plain construction, not model_construct: pydantic validates in Rust
         # (~1.1 µs per event, measured) while model_construct runs in Python (~2.3 µs).
         for c in chunks:
-            out.append(AgentAudio(pcm=c, format=fmt, turn_id=turn))
+            out.append(AgentAudio.new(c, fmt, turn))

@@ -50,7 +50,6 @@ from .commands import (
     EndTurn,
     Interrupt,
     ReportPlayed,
-    SendAudio,
     SendText,
     SendToolResult,
 )
@@ -169,6 +168,14 @@ class _Link:
         self.backlog: list[Event] | None = None if live else []
         self.driver = Driver(codec, transport, self.on_events, limits=session.config.limits)
         session._metrics.connection(self.driver.steps)
+        if live:
+            self._direct()
+
+    def _direct(self) -> None:
+        """A live link with no observer hands the driver the session's own
+        handler: one call less per received message than :meth:`on_events`."""
+        if self.session._observer is None:
+            self.driver.on_events = self.session._on_events
 
     def on_events(self, events: list[Event]) -> None:
         observer = self.session._observer
@@ -184,10 +191,12 @@ class _Link:
         backlog, self.backlog = self.backlog, None
         if backlog:
             self.session._on_events(backlog)
+        self._direct()
 
     def retire(self) -> None:
         self.live = False
         self.backlog = None
+        self.driver.on_events = self.on_events  # a replaced link's last words are dropped
 
 
 class Session:
@@ -343,7 +352,7 @@ class Session:
             with contextlib.suppress(SessionClosedError):
                 tail = self._pipeline.flush_input()
                 if tail:
-                    await self._driver.command(SendAudio(pcm=tail))
+                    await self._driver.send_audio(tail)
             with contextlib.suppress(SessionClosedError):
                 await self._driver.command(Close())
         try:
@@ -399,7 +408,7 @@ class Session:
         if self._reconnecting is not None:
             self._hold(wire)
             return
-        await self._driver.command(SendAudio(pcm=wire))
+        await self._driver.send_audio(wire)
 
     async def send_tool_result(self, call_id: str, output: Any) -> None:
         """Answer ``tool_call`` ``call_id``; a non-str ``output`` is JSON-encoded."""
@@ -421,7 +430,7 @@ class Session:
         if self._ended is None and not self._closing and self._reconnecting is None:
             tail = self._pipeline.flush_input()
             if tail:
-                await self._driver.command(SendAudio(pcm=tail))
+                await self._driver.send_audio(tail)
         await self._command(EndTurn())
 
     async def report_played(self, turn_id: str | None, seconds: float) -> None:
@@ -638,7 +647,7 @@ class Session:
             pcm = self._held.popleft()
             self._held_bytes -= len(pcm)
             try:
-                await self._driver.command(SendAudio(pcm=pcm))
+                await self._driver.send_audio(pcm)
             except (BufferOverflowError, SessionClosedError):
                 self.stats.dropped_input_bytes += len(pcm)
                 continue
@@ -684,8 +693,14 @@ class Session:
 
     def _enqueue(self, events: list[Event]) -> None:
         for event in events:
-            if type(event) is AgentAudio:  # the hot path: nothing to decide
-                self._enqueue_audio(event)
+            if type(event) is AgentAudio:  # the hot path: _enqueue_audio inlined
+                self._queue.append(event)
+                queued = self._queued_audio_bytes = self._queued_audio_bytes + len(event.pcm)
+                if queued > self._max_audio_bytes:
+                    self._drop_oldest_audio()
+                    queued = self._queued_audio_bytes
+                if queued > self.stats.max_queued_audio_bytes:
+                    self.stats.max_queued_audio_bytes = queued
                 continue
             if isinstance(event, Interruption):
                 self._purge_turn(event.turn_id)
@@ -872,9 +887,18 @@ class _Events:
         if self._done:
             raise StopAsyncIteration
         session = self._session
-        # next_event() inlined: this runs once per event of every session.
+        # next_event() and _wait(None) inlined: this runs once per event of
+        # every session, and a coroutine less is ~0.3 µs less per event.
         if not session._queue and not (session._ended is not None and session._delivered_end):
-            await session._wait(None)
+            waiters = session._waiters
+            while not session._queue:
+                waiter = session._loop.create_future()
+                waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    if waiter in waiters:  # not woken: cancelled
+                        waiters.remove(waiter)
         event = session._pop()
         if event is None or isinstance(event, SessionEnded):
             self._done = True

@@ -438,7 +438,7 @@ class BinaryPcmCodec(Codec):
             )
             frame = frame[:-1]
         if frame:
-            self._emit(AgentAudio(pcm=frame, format=WIRE_FORMAT))
+            self._emit(AgentAudio.new(frame, WIRE_FORMAT))
 
     def _on_connected(self, message: dict[str, Any]) -> None:
         if self._connected:
@@ -503,7 +503,7 @@ class BinaryPcmCodec(Codec):
 
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
-            self._send_audio(command.pcm)
+            self._on_send_audio(command.pcm)
         else:
             # The base class refuses commands whose capability is false, so
             # this is only reached by a command type added to the core later.
@@ -511,7 +511,8 @@ class BinaryPcmCodec(Codec):
                 self.provider, COMMAND_CAPABILITY.get(command.type, command.type), command.type
             )
 
-    def _send_audio(self, pcm: bytes) -> None:
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # The hot path (every 20 ms); SendAudio commands come here too.
         if not pcm:
             return
         WIRE_FORMAT.check(pcm, what="send_audio pcm")

@@ -456,7 +456,7 @@ class DeepgramCodec(Codec):
         if not pcm:
             return
         turn = self._turn or self._open_turn()
-        self._emit(AgentAudio(pcm=pcm, format=OUTPUT_FORMAT, turn_id=turn))
+        self._emit(AgentAudio.new(pcm, OUTPUT_FORMAT, turn))
 
     def _on_function_call_request(self, message: dict[str, Any]) -> None:
         functions = message.get("functions")
@@ -535,20 +535,22 @@ class DeepgramCodec(Codec):
 
     # -- commands from the application ------------------------------------------------
 
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # The hot path (every 20 ms); SendAudio commands come here too.
+        if not pcm:
+            return
+        INPUT_FORMAT.check(pcm, what="send_audio pcm")
+        if self._applied:
+            self._send(pcm)
+            return
+        if self._held_audio + len(pcm) > self._limit:
+            raise BufferOverflowError(self.provider, self._limit, self._held_audio, len(pcm))
+        self._held.append(pcm)
+        self._held_audio += len(pcm)
+
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
-            if not command.pcm:
-                return
-            INPUT_FORMAT.check(command.pcm, what="send_audio pcm")
-            if self._applied:
-                self._send(command.pcm)
-                return
-            if self._held_audio + len(command.pcm) > self._limit:
-                raise BufferOverflowError(
-                    self.provider, self._limit, self._held_audio, len(command.pcm)
-                )
-            self._held.append(command.pcm)
-            self._held_audio += len(command.pcm)
+            self._on_send_audio(command.pcm)
         elif isinstance(command, SendText):
             self._command_json(m.inject_user_message(command.text))
         elif isinstance(command, SendToolResult):

@@ -138,7 +138,7 @@ class ExampleCodec(Codec):
             )
             pcm = pcm[:-1]
         if pcm:
-            self._emit(AgentAudio(pcm=pcm, format=WIRE_FORMAT, turn_id=self._turn))
+            self._emit(AgentAudio.new(pcm, WIRE_FORMAT, self._turn))
 
     # -- commands from the application -------------------------------------------
 
@@ -146,5 +146,11 @@ class ExampleCodec(Codec):
         # The base class already refused what the capabilities exclude
         # (send_text, interrupt, send_tool_result) and handles close, so only
         # audio gets here. It is already in WIRE_FORMAT: the session converts it.
-        if isinstance(command, SendAudio) and command.pcm:
-            self._send(command.pcm)
+        if isinstance(command, SendAudio):
+            self._on_send_audio(command.pcm)
+
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # Microphone audio from Codec.handle_audio (the session's path for
+        # every 20 ms, without building a SendAudio) and from _on_command.
+        if pcm:
+            self._send(pcm)

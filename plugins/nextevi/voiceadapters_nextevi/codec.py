@@ -626,7 +626,7 @@ class NextEVICodec(Codec):
             )
             raw = raw[:whole]
         if raw:
-            self._emit(AgentAudio(pcm=raw, format=fmt, turn_id=turn.id))
+            self._emit(AgentAudio.new(raw, fmt, turn.id))
 
     def _on_emotion_update(self, message: dict[str, Any]) -> None:
         value = m.get_field(message, "top_emotions")
@@ -701,23 +701,26 @@ class NextEVICodec(Codec):
 
     # -- commands from the application ------------------------------------------
 
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # The hot path (every 20 ms); SendAudio commands come here too.
+        if not pcm:
+            return
+        WIRE_FORMAT.check(pcm, what="send_audio pcm")
+        if self.options.audio_input == "binary":
+            self._send(pcm)
+            return
+        self._chunk_count += 1
+        self._send_json(
+            m.audio_input(
+                pcm,
+                chunk_id=f"chunk-{self._chunk_count}",
+                message_id=self._next_id(m.AUDIO_INPUT),
+            )
+        )
+
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
-            pcm = command.pcm
-            if not pcm:
-                return
-            WIRE_FORMAT.check(pcm, what="send_audio pcm")
-            if self.options.audio_input == "binary":
-                self._send(pcm)
-                return
-            self._chunk_count += 1
-            self._send_json(
-                m.audio_input(
-                    pcm,
-                    chunk_id=f"chunk-{self._chunk_count}",
-                    message_id=self._next_id(m.AUDIO_INPUT),
-                )
-            )
+            self._on_send_audio(command.pcm)
         elif isinstance(command, SendText):
             self._send_json(m.text_input(command.text, message_id=self._next_id(m.TEXT_INPUT)))
         elif isinstance(command, Interrupt):

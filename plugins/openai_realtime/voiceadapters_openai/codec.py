@@ -431,7 +431,7 @@ class RealtimeCodec(Codec):
         )
         item.samples += len(pcm) // 2
         self._last_audio = item
-        self._emit(AgentAudio(pcm=pcm, format=self.wire_output, turn_id=response_id))
+        self._emit(AgentAudio.new(pcm, self.wire_output, response_id))
 
     def _on_text_delta(self, message: dict[str, Any]) -> None:
         response_id = _string(message, "response_id")
@@ -549,16 +549,19 @@ class RealtimeCodec(Codec):
 
     # -- commands ---------------------------------------------------------------
 
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # The hot path (every 20 ms); SendAudio commands come here too.
+        if not pcm:
+            return
+        self.wire_input.check(pcm, what="send_audio pcm")
+        data = g711.compress(pcm, self._law) if self._law is not None else pcm
+        # Hot path: base64 needs no JSON escaping.
+        audio = base64.b64encode(data).decode("ascii")
+        self._send('{"type":"input_audio_buffer.append","audio":"' + audio + '"}')
+
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
-            pcm = command.pcm
-            if not pcm:
-                return
-            self.wire_input.check(pcm, what="send_audio pcm")
-            data = g711.compress(pcm, self._law) if self._law is not None else pcm
-            # Hot path: base64 needs no JSON escaping.
-            audio = base64.b64encode(data).decode("ascii")
-            self._send('{"type":"input_audio_buffer.append","audio":"' + audio + '"}')
+            self._on_send_audio(command.pcm)
         elif isinstance(command, SendText):
             self._send_json(
                 {

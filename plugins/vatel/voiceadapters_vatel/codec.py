@@ -512,7 +512,7 @@ class VatelCodec(Codec):
                 )
                 pcm = pcm[:-1]
             if pcm:
-                self._emit(AgentAudio(pcm=pcm, format=WIRE_FORMAT, turn_id=turn_id))
+                self._emit(AgentAudio.new(pcm, WIRE_FORMAT, turn_id))
         if is_final:
             if self._audio_turn == turn_id:
                 self._audio_turn = None
@@ -625,7 +625,7 @@ class VatelCodec(Codec):
         else:
             self._track_quiet += len(samples)
         if not self._track_fenced:
-            self._emit(AgentAudio(pcm=pcm, format=WIRE_FORMAT, turn_id=self._track_turn))
+            self._emit(AgentAudio.new(pcm, WIRE_FORMAT, self._track_turn))
         if self._track_quiet >= TRACK_HANGOVER * WIRE_FORMAT.sample_rate:
             self._track_speaking = False
             self._track_quiet = 0
@@ -656,19 +656,22 @@ class VatelCodec(Codec):
 
     # -- commands from the application ------------------------------------------
 
+    def _on_send_audio(self, pcm: bytes) -> None:
+        # The hot path (every 20 ms); SendAudio commands come here too.
+        if not pcm:
+            return
+        WIRE_FORMAT.check(pcm, what="send_audio pcm")
+        if self.webrtc:
+            self._send(TrackAudio(pcm))
+            return
+        # Hot path (every 20 ms): base64 needs no JSON escaping, so the
+        # frame is assembled directly instead of through json.dumps.
+        audio = base64.b64encode(pcm).decode("ascii")
+        self._send('{"type":"input_audio","data":{"audio":"' + audio + '"}}')
+
     def _on_command(self, command: Command) -> None:
         if isinstance(command, SendAudio):
-            pcm = command.pcm
-            if not pcm:
-                return
-            WIRE_FORMAT.check(pcm, what="send_audio pcm")
-            if self.webrtc:
-                self._send(TrackAudio(pcm))
-                return
-            # Hot path (every 20 ms): base64 needs no JSON escaping, so the
-            # frame is assembled directly instead of through json.dumps.
-            audio = base64.b64encode(pcm).decode("ascii")
-            self._send('{"type":"input_audio","data":{"audio":"' + audio + '"}}')
+            self._on_send_audio(command.pcm)
         elif isinstance(command, SendToolResult):
             self._send_json(m.tool_call_output(command.call_id, command.output))
         else:
