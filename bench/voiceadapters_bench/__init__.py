@@ -54,13 +54,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="bench only this provider (repeatable; default: every installed one)",
     )
+    parser.add_argument(
+        "--only",
+        choices=["bridge"],
+        help="run one section alone: 'bridge' = sessions per core through the bridge "
+        "and its Twilio leg per frame (needs voiceadapters-bridge)",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the bench as the parsed ``args`` say; exit status 0."""
     from .runner import run_bench
 
-    run_bench(quick=args.quick, providers=args.provider, json_path=args.json)
+    run_bench(quick=args.quick, providers=args.provider, json_path=args.json, only=args.only)
     return 0
 
 
@@ -74,7 +80,8 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
         "bench",
         help="measure what the adapter layer costs next to a hand-written client",
         description="CPU, density, latency, resampler, memory and import figures, "
-        "each beside a minimal hand-written client's (the floor), on 127.0.0.1.",
+        "each beside a minimal hand-written client's (the floor), on 127.0.0.1; "
+        "with voiceadapters-bridge installed, the bridge's figures too.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run_from_args)
@@ -82,7 +89,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m voiceadapters_bench [--json FILE] [--quick] [--provider P …]``."""
+    """``python -m voiceadapters_bench [--json FILE] [--quick] [--provider P …] [--only bridge]``."""
     parser = argparse.ArgumentParser(prog="python -m voiceadapters_bench")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from voiceadapters import Provider, get_provider
 from voiceadapters.registry import load_all
 
+from . import bridge as bridge_section
 from .importtime import measure_import
 from .perframe import measure_paths
 from .profile import API_KEY, BenchProfile, load_profile, server_spec
@@ -196,6 +197,7 @@ def _versions() -> dict[str, str]:
         "pydantic",
         "numpy",
         "soxr",
+        "voiceadapters-bridge",
     ):
         try:
             out[dist] = version(dist)
@@ -540,6 +542,44 @@ class _Run:
             )
         )
 
+    # -- the bridge (optional) ----------------------------------------------------
+
+    def bridge(self, provider: str) -> None:
+        """Sessions per core through the bridge, and its Twilio leg per frame
+        (:mod:`voiceadapters_bench.bridge`); skipped without the bridge."""
+        reason = bridge_section.bridge_available()
+        if reason is not None:
+            self.skipped.append({"subject": "bridge", "reason": reason})
+            self.log(f"bridge: skipped ({reason})")
+            return
+        quick = self.plan is QUICK
+        try:
+            result = bridge_section.measure_bridge(
+                provider,
+                self.bridge_plan,
+                log=self.log,
+                client_cpu=self.client_cpu,
+                server_cpu=self.server_cpu,
+            )
+            self.figures += bridge_section.bridge_figures(result)
+        except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+            self.skipped.append({"subject": f"bridge ({provider})", "reason": f"failed: {exc}"})
+            self.log(f"bridge: FAILED: {exc}")
+        self.log("bridge: the Twilio leg per frame …")
+        from .twilioleg import measure_twilio_leg
+
+        # A full run sets Pipecat's venv up when it is missing; --quick never downloads.
+        leg = measure_twilio_leg(quick=quick, setup_pipecat=not quick, log=self.log)
+        self.figures += bridge_section.leg_figures(leg)
+        if not leg["pipecat"]:
+            self.skipped.append(
+                {"subject": "pipecat TwilioFrameSerializer", "reason": leg["pipecat_note"]}
+            )
+
+    @property
+    def bridge_plan(self) -> bridge_section.BridgePlan:
+        return bridge_section.QUICK_PLAN if self.plan is QUICK else bridge_section.FULL_PLAN
+
 
 def _kib(x: float | None) -> float | None:
     return None if x is None else x / 1024
@@ -551,12 +591,17 @@ def run_bench(
     providers: list[str] | None = None,
     json_path: str | os.PathLike[str] | None = None,
     out: TextIO | None = None,
+    only: str | None = None,
 ) -> dict[str, Any]:
     """Run the bench over ``providers`` (default: every installed one).
 
-    Progress and the final table go to ``out`` (default: stdout). Returns the
-    JSON document, also written to ``json_path`` when given.
+    ``only="bridge"`` runs the bridge's section alone (behind the first of
+    ``providers``, default vatel). Progress and the final table go to ``out``
+    (default: stdout). Returns the JSON document, also written to
+    ``json_path`` when given.
     """
+    if only not in (None, "bridge"):
+        raise ValueError(f"unknown section {only!r} (known: bridge)")
     stream = out if out is not None else sys.stdout
     started = time.monotonic()
 
@@ -581,15 +626,20 @@ def run_bench(
             log(f"{provider.name}: skipped ({profile})")
             continue
         selected.append((provider, profile))
-    run.import_time(selected[0][0].name if selected else None)
-    run.resampler()
-    run.paths({provider.name: profile for provider, profile in selected})
-    for provider, profile in selected:
-        try:
-            run.provider(provider, profile)
-        except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
-            run.skipped.append({"subject": provider.name, "reason": f"failed: {exc}"})
-            log(f"{provider.name}: FAILED: {exc}")
+    if only is None:
+        run.import_time(selected[0][0].name if selected else None)
+        run.resampler()
+        run.paths({provider.name: profile for provider, profile in selected})
+        for provider, profile in selected:
+            try:
+                run.provider(provider, profile)
+            except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
+                run.skipped.append({"subject": provider.name, "reason": f"failed: {exc}"})
+                log(f"{provider.name}: FAILED: {exc}")
+    names = [provider.name for provider, _ in selected]
+    if names:
+        # Behind the bridge: vatel when it is benched (the docs' figures), else the first.
+        run.bridge("vatel" if "vatel" in names else names[0])
     doc = {
         "schema": SCHEMA,
         "mode": "quick" if quick else "full",
@@ -604,7 +654,8 @@ def run_bench(
             "server_loop": run.server_loop,
             "versions": _versions(),
         },
-        "plan": plan.__dict__,
+        "plan": {**plan.__dict__, "bridge": run.bridge_plan.__dict__},
+        "sections": ["bridge"] if only else ["all"],
         "providers": run.benched,
         "figures": [f.to_json() for f in run.figures],
         "skipped": run.skipped,
