@@ -60,13 +60,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run one section alone: 'bridge' = sessions per core through the bridge "
         "and its Twilio leg per frame (needs voiceadapters-bridge)",
     )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        choices=["bridge"],
+        default=[],
+        help="leave a section out (repeatable): 'bridge'",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the bench as the parsed ``args`` say; exit status 0."""
     from .runner import run_bench
 
-    run_bench(quick=args.quick, providers=args.provider, json_path=args.json, only=args.only)
+    run_bench(
+        quick=args.quick,
+        providers=args.provider,
+        json_path=args.json,
+        only=args.only,
+        skip=args.skip,
+    )
     return 0
 
 
@@ -89,7 +102,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m voiceadapters_bench [--json FILE] [--quick] [--provider P …] [--only bridge]``."""
+    """``python -m voiceadapters_bench [--json FILE] [--quick] [--provider P …] [--only bridge] [--skip bridge]``."""
     parser = argparse.ArgumentParser(prog="python -m voiceadapters_bench")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

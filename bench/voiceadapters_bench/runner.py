@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -592,16 +592,21 @@ def run_bench(
     json_path: str | os.PathLike[str] | None = None,
     out: TextIO | None = None,
     only: str | None = None,
+    skip: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run the bench over ``providers`` (default: every installed one).
 
     ``only="bridge"`` runs the bridge's section alone (behind the first of
-    ``providers``, default vatel). Progress and the final table go to ``out``
+    ``providers``, default vatel); ``skip=["bridge"]`` leaves it out. Progress and the final table go to ``out``
     (default: stdout). Returns the JSON document, also written to
     ``json_path`` when given.
     """
     if only not in (None, "bridge"):
         raise ValueError(f"unknown section {only!r} (known: bridge)")
+    if set(skip) - {"bridge"}:
+        raise ValueError(
+            f"unknown section(s) to skip {sorted(set(skip) - {'bridge'})} (known: bridge)"
+        )
     stream = out if out is not None else sys.stdout
     started = time.monotonic()
 
@@ -637,7 +642,9 @@ def run_bench(
                 run.skipped.append({"subject": provider.name, "reason": f"failed: {exc}"})
                 log(f"{provider.name}: FAILED: {exc}")
     names = [provider.name for provider, _ in selected]
-    if names:
+    if "bridge" in skip:
+        run.skipped.append({"subject": "bridge", "reason": "--skip bridge"})
+    elif names:
         # Behind the bridge: vatel when it is benched (the docs' figures), else the first.
         run.bridge("vatel" if "vatel" in names else names[0])
     doc = {
