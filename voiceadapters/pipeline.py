@@ -41,6 +41,9 @@ class AudioPipeline:
         self.input_format = input_format
         self.output_format = output_format
         self._in = StreamConverter(input_format, wire_input)
+        #: The application's microphone format is the wire's: :meth:`encode`
+        #: would return its input unchanged (the session skips the call).
+        self.input_passthrough = input_format == wire_input
         self._out: StreamConverter | None = None
         self._frames = (
             Reframer(output_format.bytes_for(output_frame_ms / 1000)) if output_frame_ms else None

@@ -392,7 +392,8 @@ class Session:
         data = pcm if type(pcm) is bytes else bytes(pcm)
         if len(data) % self._input_frame_width:
             self.input_format.check(data, what="send_audio() data")  # raises
-        buffered = self._driver.codec.audio_buffer()
+        driver = self._link.driver  # the same until the await below
+        buffered = driver.codec.audio_buffer()
         if buffered is not None:
             held, limit = buffered
             if held + self._pipeline.max_encoded(len(data)) > limit:
@@ -401,14 +402,15 @@ class Session:
                 raise BufferOverflowError(self.provider.name, limit, held, len(data))
         if self._track_input and voiced(data):
             self._metrics.input_voiced(time.monotonic())
-        wire = self._pipeline.encode(data, checked=True)
+        pipeline = self._pipeline
+        wire = data if pipeline.input_passthrough else pipeline.encode(data, checked=True)
         self.stats.audio_bytes_sent += len(data)
         if not wire:
             return
         if self._reconnecting is not None:
             self._hold(wire)
             return
-        await self._driver.send_audio(wire)
+        await driver.send_audio(wire)
 
     async def send_tool_result(self, call_id: str, output: Any) -> None:
         """Answer ``tool_call`` ``call_id``; a non-str ``output`` is JSON-encoded."""
