@@ -33,7 +33,8 @@ __all__ = [
 
 
 class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use, as events are (voiceadapters.events): not at import.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SendAudio(_Command):
@@ -115,7 +116,7 @@ Command = Annotated[
     SendAudio | SendToolResult | SendText | Interrupt | EndTurn | ReportPlayed | Close,
     Field(discriminator="type"),
 ]
-CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
+CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command, config=ConfigDict(defer_build=True))
 
 #: Capability (in :class:`~voiceadapters.capabilities.Capabilities`) that each
 #: optional command requires. ``send_audio``, ``report_played`` and ``close``
