@@ -115,7 +115,9 @@ naming the client event it answers. Codes: ``invalid_json``,
 ``response_cancel_not_active``, ``input_audio_buffer_commit_empty`` and
 ``item_truncate_invalid_item_id``, and ``unsupported_by_provider`` for what
 the provider behind the bridge cannot do. The connection always survives an
-error the front sends.
+error the front sends about a client event. Before a close other than 1000
+(a limit, a provider session that failed) the front sends an ``error``
+(``server_error``, ``session_closed``) with the close reason.
 """
 
 from __future__ import annotations
@@ -792,6 +794,12 @@ class OpenAIRealtimeFront(Front):
 
     def command_refused(self, command: Command, message: str) -> None:
         self._error("unsupported_by_provider", f"{command.type}: {message}")
+
+    def _close(self, code: int, reason: str) -> None:
+        if code != 1000 and not self.closed:
+            # SDK clients surface events more readily than close reasons.
+            self._error("session_closed", reason, kind="server_error")
+        super()._close(code, reason)
 
     # -- the user's turn -----------------------------------------------------------------
 
