@@ -419,7 +419,6 @@ class OpenAIRealtimeFront(Front):
             return
         if kind != "session.update":
             self._open()
-        self._flush_held()
         try:
             handler(self, message)
         except _Problem as problem:
