@@ -1,0 +1,283 @@
+"""Acceptance: a framework's OpenAI realtime plugin as the bridge's client.
+
+LiveKit Agents' ``livekit-plugins-openai`` (1.2.9, the first release whose
+``RealtimeModel`` speaks the GA protocol; 1.2.8 and older speak the beta one:
+``OpenAI-Beta: realtime=v1``, ``response.audio.delta``) is driven as it
+ships, without a LiveKit room: its ``RealtimeModel(base_url=…, api_key=…)``
+and the ``RealtimeSession`` it opens, through their public API only —
+``push_audio`` (``rtc.AudioFrame``), the session's events
+(``generation_created``, ``input_audio_transcription_completed``,
+``input_speech_started``, ``error``, and the raw ``openai_server_event_received``
+/ ``openai_client_event_queued``), and for a tool call what the framework's own
+``AgentActivity`` does after running a tool: ``update_chat_ctx`` with the
+``FunctionCallOutput``, ``interrupt()``, ``update_options(tool_choice="auto")``
+and ``await generate_reply()``.
+
+The first target is the OpenAI plugin's own GA simulator, served directly:
+it checks the harness against a server that already speaks the protocol.
+
+Everything runs on 127.0.0.1 over real sockets; every wait is bounded.
+Skipped where the plugin is not installed (``requirements-dev.txt`` has it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+
+lk_realtime = pytest.importorskip(
+    "livekit.plugins.openai.realtime", reason="needs livekit-plugins-openai (requirements-dev.txt)"
+)
+rtc = pytest.importorskip("livekit.rtc")
+llm = pytest.importorskip("livekit.agents.llm")
+lk_types = pytest.importorskip("livekit.agents.types")
+
+from voiceadapters.audio import StreamConverter, best_alignment, pcm_to_array  # noqa: E402
+from voiceadapters.format import AudioFormat  # noqa: E402
+from voiceadapters.testing import serve_simulator, speech_sample  # noqa: E402
+
+pytestmark = pytest.mark.network
+
+KEY = "sk-framework-interop-0123456789"
+RATE = 24000  # the plugin's only rate (SAMPLE_RATE in its realtime_model)
+FRAME = 480  # samples: 20 ms, as a LiveKit room delivers microphone frames
+TIMEOUT = 20.0
+
+
+def speech_24k() -> bytes:
+    """The bundled speech sample at the plugin's 24 kHz."""
+    pcm, fmt = speech_sample()
+    conv = StreamConverter(fmt, AudioFormat(RATE))
+    return conv.convert(pcm) + conv.flush()
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Generation:
+    """What one ``generation_created`` event streamed: the framework's view of a response."""
+
+    user_initiated: bool
+    text: str = ""
+    audio: bytearray = field(default_factory=bytearray)
+    modalities: list[str] = field(default_factory=list)
+    calls: list[Any] = field(default_factory=list)  # llm.FunctionCall
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.task is not None and self.task.done()
+
+
+class FrameworkClient:
+    """A ``livekit.plugins.openai.realtime.RealtimeSession``, watched through its events."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.server_events: list[dict[str, Any]] = []
+        self.client_events: list[dict[str, Any]] = []
+        self.speech_started = 0
+        self.transcripts: list[str] = []
+        self.generations: list[Generation] = []
+        self.errors: list[Any] = []  # llm.RealtimeModelError
+        session.on("openai_server_event_received", self.server_events.append)
+        session.on("openai_client_event_queued", self.client_events.append)
+        session.on("input_speech_started", self._on_speech_started)
+        session.on("input_audio_transcription_completed", self._on_transcript)
+        session.on("generation_created", self._on_generation)
+        session.on("error", self.errors.append)
+
+    def _on_speech_started(self, _event: Any) -> None:
+        self.speech_started += 1
+
+    def _on_transcript(self, event: Any) -> None:
+        self.transcripts.append(event.transcript)
+
+    def _on_generation(self, event: Any) -> None:
+        generation = Generation(user_initiated=event.user_initiated)
+        generation.task = asyncio.create_task(self._consume(event, generation))
+        self.generations.append(generation)
+
+    async def _consume(self, event: Any, generation: Generation) -> None:
+        async def text(message: Any) -> None:
+            async for delta in message.text_stream:
+                generation.text += delta
+
+        async def audio(message: Any) -> None:
+            async for frame in message.audio_stream:
+                assert frame.sample_rate == RATE and frame.num_channels == 1
+                generation.audio += frame.data.tobytes()
+
+        async def messages() -> None:
+            async for message in event.message_stream:
+                await asyncio.gather(text(message), audio(message))
+                generation.modalities = list(await message.modalities)
+
+        async def functions() -> None:
+            async for call in event.function_stream:
+                generation.calls.append(call)
+
+        await asyncio.gather(messages(), functions())
+
+    def push(self, pcm: bytes) -> None:
+        """The microphone: ``pcm`` (24 kHz) as 20 ms ``rtc.AudioFrame``s, as fast as it goes."""
+        step = 2 * FRAME
+        for at in range(0, len(pcm), step):
+            chunk = pcm[at : at + step]
+            self.session.push_audio(
+                rtc.AudioFrame(
+                    data=chunk,
+                    sample_rate=RATE,
+                    num_channels=1,
+                    samples_per_channel=len(chunk) // 2,
+                )
+            )
+
+    async def generation(self, index: int, timeout: float = TIMEOUT) -> Generation:
+        """Wait until the ``index``-th generation has streamed to its end (``response.done``)."""
+        await wait_for(
+            lambda: len(self.generations) > index and self.generations[index].finished,
+            timeout,
+            f"generation {index} to finish",
+        )
+        generation = self.generations[index]
+        assert generation.task is not None
+        generation.task.result()  # re-raise what the consumer hit
+        return generation
+
+    def server_kinds(self) -> list[str]:
+        return [e["type"] for e in self.server_events]
+
+
+@contextlib.asynccontextmanager
+async def framework_session(
+    base_url: str, api_key: str, *, tools: list[Any] | None = None
+) -> AsyncIterator[FrameworkClient]:
+    """The plugin's model pointed at ``base_url``; one session, closed at the end."""
+    async with aiohttp.ClientSession() as http:
+        model = lk_realtime.RealtimeModel(
+            model="gpt-realtime",
+            api_key=api_key,
+            base_url=base_url,
+            http_session=http,
+            max_session_duration=None,
+            # One attempt, bounded: a refusal fails the test instead of retrying.
+            conn_options=lk_types.APIConnectOptions(max_retry=0, timeout=10.0),
+        )
+        session = model.session()
+        client = FrameworkClient(session)
+        try:
+            if tools:
+                await session.update_tools(tools)
+            yield client
+        finally:
+            await asyncio.wait_for(session.aclose(), TIMEOUT)
+            for generation in client.generations:
+                if generation.task is not None and not generation.task.done():
+                    generation.task.cancel()
+            await model.aclose()
+
+
+@llm.function_tool
+async def lookup_utterance(seconds: float) -> str:
+    """Look up what the user said.
+
+    Args:
+        seconds: how long the utterance lasted
+    """
+    return json.dumps({"framework": "tool-ok", "seconds": seconds})
+
+
+# -- the whole turn, and a tool round trip --------------------------------------------------
+
+
+async def run_whole_turn(base_url: str, *, transcripts: bool = True) -> FrameworkClient:
+    """Speech in → (transcript) → agent audio → response done; returns the client."""
+    speech = speech_24k()
+    async with framework_session(base_url, KEY) as client:
+        # Speech, then 1.5 s of silence: the server's turn detection ends the turn.
+        client.push(speech + bytes(2 * int(RATE * 1.5)))
+        generation = await client.generation(0)
+        if transcripts:
+            await wait_for(lambda: client.transcripts, 5, "the user's transcript")
+    assert client.errors == [], client.errors
+    assert generation.modalities == ["audio", "text"]
+    lag, ncc = best_alignment(pcm_to_array(speech), pcm_to_array(bytes(generation.audio)))
+    assert ncc >= 0.9, f"echo cross-correlation {ncc:.3f} (lag {lag})"
+    kinds = client.server_kinds()
+    assert kinds[0] == "session.created"
+    assert "session.updated" in kinds and "response.done" in kinds
+    done = next(e for e in client.server_events if e["type"] == "response.done")
+    assert done["response"]["status"] == "completed"
+    sent = [e["type"] for e in client.client_events]
+    assert sent[0] == "session.update" and "input_audio_buffer.append" in sent
+    return client
+
+
+async def run_tool_round_trip(base_url: str) -> tuple[FrameworkClient, Generation]:
+    """The agent calls ``lookup_utterance``; the framework answers as its AgentActivity does."""
+    speech = speech_24k()
+    async with framework_session(base_url, KEY, tools=[lookup_utterance]) as client:
+        client.push(speech + bytes(2 * int(RATE * 1.5)))
+        first = await client.generation(0)
+        assert len(first.calls) == 1, first
+        call = first.calls[0]
+        assert call.name == "lookup_utterance"
+        tool = client.session.tools.function_tools[call.name]
+        args, kwargs = llm.utils.prepare_function_arguments(fnc=tool, json_arguments=call.arguments)
+        output = await tool(*args, **kwargs)
+        chat_ctx = client.session.chat_ctx.copy()
+        chat_ctx.items.append(
+            llm.FunctionCallOutput(
+                call_id=call.call_id, name=call.name, output=output, is_error=False
+            )
+        )
+        await client.session.update_chat_ctx(chat_ctx)  # waits for conversation.item.added
+        client.session.interrupt()
+        client.session.update_options(tool_choice="auto")
+        created = await asyncio.wait_for(client.session.generate_reply(), TIMEOUT)
+        assert created.user_initiated  # response.created echoed the request's metadata
+        reply = await client.generation(len(client.generations) - 1)
+    assert "tool-ok" in reply.text
+    assert len(reply.audio) > 0
+    # Nothing the framework reports as an error, except a refused cancel it ignores itself.
+    assert client.errors == [], client.errors
+    return client, reply
+
+
+# -- the OpenAI plugin's own GA simulator, directly --------------------------------------------
+
+
+async def test_the_plugin_runs_a_whole_turn_against_the_ga_simulator() -> None:
+    async with serve_simulator("openai", api_key=KEY, pace=0) as (server, _config, sim):
+        client = await run_whole_turn(f"http://127.0.0.1:{server.port}/v1")
+    assert client.speech_started == 1
+    assert client.transcripts and "s of speech]" in client.transcripts[0]
+    assert sim.connections[-1].client_events
+
+
+async def test_the_plugin_runs_a_tool_round_trip_against_the_ga_simulator() -> None:
+    async with serve_simulator("openai", api_key=KEY, scenario="tool_call", pace=0) as (
+        server,
+        _config,
+        sim,
+    ):
+        client, _reply = await run_tool_round_trip(f"http://127.0.0.1:{server.port}/v1")
+    (call_id, output) = sim.connections[-1].tool_outputs[-1]
+    assert json.loads(output)["framework"] == "tool-ok"
+    assert call_id.startswith("call")
+    assert client.server_kinds().count("response.done") >= 2
