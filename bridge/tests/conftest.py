@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from openai.types.realtime import RealtimeServerEvent, RealtimeSessionCreateResponse
+from pydantic import BaseModel, TypeAdapter
 
 from voiceadapters.audio import StreamConverter
 from voiceadapters.format import AudioFormat
@@ -43,6 +45,48 @@ def speech_8k() -> bytes:
     pcm, fmt = speech_sample()
     conv = StreamConverter(fmt, PHONE)
     return conv.convert(pcm) + conv.flush()
+
+
+# -- the openai SDK's GA models, applied strictly -------------------------------------------
+
+_SERVER: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+
+
+def _extras(model: Any, path: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Every field an SDK model did not declare, anywhere below ``model``."""
+    found: list[str] = []
+    if isinstance(model, BaseModel):
+        for key in model.model_extra or {}:
+            if f"{path}.{key}".lstrip(".") not in skip:
+                found.append(f"{path}.{key}".lstrip("."))
+        for name in type(model).model_fields:
+            if f"{path}.{name}".lstrip(".") not in skip:
+                found += _extras(getattr(model, name), f"{path}.{name}", skip)
+    elif isinstance(model, list | tuple):
+        for i, item in enumerate(model):
+            found += _extras(item, f"{path}[{i}]", skip)
+    elif isinstance(model, dict):
+        for key, item in model.items():
+            found += _extras(item, f"{path}.{key}", skip)
+    return found
+
+
+def judge(data: dict[str, Any]) -> Any:
+    """Validate a server event with the SDK's GA union, refusing undeclared
+    fields; a session object by the model of the session the server returns."""
+    event = _SERVER.validate_python(data)
+    skip: frozenset[str] = frozenset()
+    if data["type"] in ("session.created", "session.updated"):
+        skip = frozenset({"session"})
+        session = RealtimeSessionCreateResponse.model_validate(data["session"])
+        extra = _extras(session, "session")
+        assert not extra, f"{data['type']}: fields the SDK does not declare: {extra}"
+    extra = _extras(event, "", skip)
+    assert not extra, f"{data['type']}: fields the SDK does not declare: {extra}"
+    if data["type"] == "error":
+        assert set(data) == {"type", "event_id", "error"}
+        assert set(data["error"]) == {"type", "code", "message", "param", "event_id"}
+    return event
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""G.711 μ-law (ITU-T G.711 Table 2a) through audioop / audioop-lts, checked
+"""G.711 μ-law (ITU-T G.711 Table 2a) and A-law (Table 1a) through audioop / audioop-lts, checked
 against the ITU's reference coder, ITU-T G.191 (Software Tool Library)
 ``g711.c`` — ``ulaw_compress`` and ``ulaw_expand``, written out here from it —
 on every 16-bit input and every code word.
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from voiceadapters_bridge.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from voiceadapters_bridge.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
 
 
 def reference_expand(code: int) -> int:
@@ -82,3 +82,27 @@ def test_cost_per_20_ms_frame() -> None:
     decode = (time.perf_counter() - started) / n
     print(f"μ-law per 160-sample frame: encode {encode * 1e6:.2f} µs, decode {decode * 1e6:.2f} µs")
     assert encode < 1e-3 and decode < 1e-3
+
+
+def reference_alaw_expand(code: int) -> int:
+    """G.191 ``alaw_expand`` for one code word (ITU-T G.711 Table 1a), as a 16-bit sample."""
+    ix = (code ^ 0x55) & 0x7F  # even-bit inversion, sign off
+    exponent, mantissa = ix >> 4, ix & 0x0F
+    if exponent > 0:
+        mantissa += 16
+    value = (mantissa << 4) + 0x08
+    if exponent > 1:
+        value <<= exponent - 1
+    return value if code > 127 else -value
+
+
+def test_alaw_decoding_matches_the_reference_for_every_code_word() -> None:
+    codes = bytes(range(256))
+    decoded = np.frombuffer(alaw_to_pcm16(codes), dtype="<i2")
+    assert [int(v) for v in decoded] == [reference_alaw_expand(c) for c in codes]
+    assert max(decoded) == 32256 and min(decoded) == -32256
+
+
+def test_an_alaw_code_word_survives_a_round_trip() -> None:
+    codes = bytes(range(256))
+    assert pcm16_to_alaw(alaw_to_pcm16(codes)) == codes

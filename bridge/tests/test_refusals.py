@@ -252,6 +252,34 @@ async def test_a_provider_that_refuses_the_key_closes_with_1011_and_no_key_anywh
     assert_no_key(logs, reason, json.dumps(messages), metrics)
 
 
+async def test_a_provider_that_refuses_the_key_behind_the_realtime_front(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    """The OpenAI Realtime front: a GA ``error`` with the reason, then 1011; no key anywhere."""
+    async with (
+        bridge_in_process(simulator_key="another-key") as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.ws_connect(
+            f"{bridge.ws}/v1/realtime?model=gpt-realtime",
+            headers={"Authorization": f"Bearer {BRIDGE_KEY}"},
+        ) as ws:
+            messages = []
+            while True:
+                message = await ws.receive(timeout=20)
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                messages.append(message.json())
+            code, reason = ws.close_code, str(message.extra or "")
+    assert code == 1011
+    assert reason.startswith("provider session failed: AuthenticationError"), reason
+    assert messages[0]["type"] == "session.created"
+    error = messages[-1]
+    assert error["type"] == "error" and error["error"]["code"] == "session_closed"
+    assert error["error"]["message"].startswith("provider session failed")
+    assert_no_key(logs, reason, json.dumps(messages))
+
+
 async def test_a_command_the_provider_cannot_carry_is_refused_on_the_page_protocol() -> None:
     # Vatel has no client interrupt and no text input.
     async with bridge_in_process() as bridge, aiohttp.ClientSession() as http:

@@ -2,6 +2,7 @@
 
 The bridge is an aiohttp server with one route per *front* — a client
 protocol, each a sans-I/O server-side codec (:mod:`voiceadapters_bridge.front`):
+OpenAI Realtime (GA) at ``/v1/realtime`` (:mod:`~voiceadapters_bridge.realtime`),
 Twilio Media Streams at ``/twilio`` (:mod:`~voiceadapters_bridge.twilio`) and
 the bridge's own page at ``/page/`` with its WebSocket at ``/browser``
 (:mod:`~voiceadapters_bridge.browser`). Each client connection opens one
@@ -27,7 +28,8 @@ from voiceadapters.lazy import lazy_exports
 if TYPE_CHECKING:
     from .auth import BRIDGE_KEY_ENV, Refusal, check_credential, mint_token
     from .browser import BrowserFront
-    from .front import Front, FrontFacts, OpenSession
+    from .front import Front, FrontFacts, OpenSession, SetTimer
+    from .realtime import OpenAIRealtimeFront
     from .server import Bridge, BridgeSettings, ClientLink, create_app, drain
     from .twilio import TwilioFront
 
@@ -39,8 +41,10 @@ __all__ = [
     "ClientLink",
     "Front",
     "FrontFacts",
+    "OpenAIRealtimeFront",
     "OpenSession",
     "Refusal",
+    "SetTimer",
     "TwilioFront",
     "check_credential",
     "create_app",
@@ -60,6 +64,8 @@ __getattr__ = lazy_exports(
         "Front": "front",
         "FrontFacts": "front",
         "OpenSession": "front",
+        "SetTimer": "front",
+        "OpenAIRealtimeFront": "realtime",
         "Bridge": "server",
         "BridgeSettings": "server",
         "ClientLink": "server",

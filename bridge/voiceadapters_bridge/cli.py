@@ -175,7 +175,7 @@ async def _serve(settings: Any, host: str, port: int) -> None:
     await web.SockSite(runner, sock).start()
     print(f"bridge: listening on http://{host}:{bound}", flush=True)
     print(
-        f"bridge: fronts /twilio and /browser; page http://{host}:{bound}/page/; "
+        f"bridge: fronts /v1/realtime, /twilio and /browser; page http://{host}:{bound}/page/; "
         "SIGTERM drains. Ctrl-C stops.",
         file=sys.stderr,
         flush=True,
@@ -256,9 +256,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "bridge",
-        help="serve Twilio Media Streams and a browser page in front of a provider",
+        help="serve OpenAI Realtime clients, Twilio Media Streams and a browser page in front "
+        "of a provider",
         description="A server in front of one provider: clients connect with their own protocol "
-        "(Twilio Media Streams at /twilio, the page at /page/), the provider's key stays here.",
+        "(OpenAI Realtime at /v1/realtime, Twilio Media Streams at /twilio, the page at /page/), "
+        "the provider's key stays here.",
     )
     add_arguments(p)
     p.set_defaults(func=cmd_bridge)

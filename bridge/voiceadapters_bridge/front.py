@@ -18,6 +18,8 @@ Inputs (from the host, :mod:`voiceadapters_bridge.server`):
                                  (a capability the provider lacks)
 ``session_failed(message)``      the provider session could not be opened
 ``end(code, reason)``            the bridge ends the connection (a limit, a drain)
+``timer_fired()``                the delay of the front's last :class:`SetTimer`
+                                 has passed
 ===============================  ================================================
 
 Outputs, drained by the host after every input:
@@ -29,7 +31,8 @@ Outputs, drained by the host after every input:
   once for most, after Twilio's ``start``), then
   :class:`~voiceadapters.commands.Command` values (``SendAudio`` in
   :attr:`Front.audio_format`, ``SendText``, ``SendToolResult``, ``Interrupt``,
-  ``Close``).
+  ``Close``), and :class:`SetTimer` for a front that must act after a quiet
+  spell (the front has no clock: the host keeps the time).
 
 A front sees the provider only through :class:`FrontFacts` (its name and
 capabilities), so one front serves every plugin. Adding a front is one module:
@@ -58,6 +61,7 @@ __all__ = [
     "FrontAction",
     "FrontFacts",
     "OpenSession",
+    "SetTimer",
     "close_reason",
 ]
 
@@ -88,6 +92,12 @@ class FrontFacts:
     query: Mapping[str, str] = field(default_factory=dict)
     #: The bridge's settings for fronts (``dtmf_as_text``…), by name.
     settings: Mapping[str, object] = field(default_factory=dict)
+    #: The agent options a client may choose for this provider: the bridge's
+    #: ``client_options`` that the provider's option schema has.
+    options: frozenset[str] = frozenset()
+    #: Whether the provider's codec uses played reports (``ReportPlayed``),
+    #: to truncate the agent's memory of a reply to what the user heard.
+    played_reports: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,15 @@ class OpenSession:
         return f"OpenSession(options={dict(self.options)!r}, credential={shown})"
 
 
-FrontAction = OpenSession | Command
+@dataclass(frozen=True)
+class SetTimer:
+    """Call :meth:`Front.timer_fired` once ``delay`` seconds from now,
+    replacing any timer the front set before; ``delay=None`` cancels it."""
+
+    delay: float | None
+
+
+FrontAction = OpenSession | SetTimer | Command
 
 
 class Front(ABC):
@@ -130,6 +148,10 @@ class Front(ABC):
     credential_in_protocol: ClassVar[bool] = False
     #: WebSocket subprotocols the route accepts (``Sec-WebSocket-Protocol``).
     subprotocols: ClassVar[tuple[str, ...]] = ()
+    #: A prefix of offered subprotocols that carry a credential after it
+    #: (browsers cannot set an ``Authorization`` header on a WebSocket). The
+    #: host masks such protocols in aiohttp's log lines.
+    subprotocol_credential_prefix: ClassVar[str | None] = None
 
     @classmethod
     def credential_from_request(
@@ -137,8 +159,14 @@ class Front(ABC):
     ) -> str | None:
         """A credential the client's protocol carries in its upgrade request
         besides ``Authorization: Bearer`` and ``?token=`` (which the host
-        reads itself): for example a key in an offered subprotocol, as
-        browser clients of some APIs send it. Default: none."""
+        reads itself). Default: the rest of the first offered subprotocol
+        that starts with :attr:`subprotocol_credential_prefix`, if the front
+        has one."""
+        prefix = cls.subprotocol_credential_prefix
+        if prefix:
+            for protocol in protocols:
+                if protocol.startswith(prefix) and len(protocol) > len(prefix):
+                    return protocol[len(prefix) :]
         return None
 
     def __init__(self, facts: FrontFacts) -> None:
@@ -206,6 +234,11 @@ class Front(ABC):
         """The bridge ends the connection (a limit, a refusal, a drain)."""
         self._close(code, reason)
 
+    def timer_fired(self) -> None:
+        """The delay of the last :class:`SetTimer` has passed."""
+        if not self.closed:
+            self._on_timer()
+
     # -- hooks -----------------------------------------------------------------
 
     @abstractmethod
@@ -213,6 +246,9 @@ class Front(ABC):
 
     @abstractmethod
     def _on_event(self, event: Event) -> None: ...
+
+    def _on_timer(self) -> None:  # noqa: B027
+        """Default: nothing (a front that sets no timer)."""
 
     def _on_client_closed(self, code: int | None, reason: str) -> None:
         """Default: close the provider session."""

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from voiceadapters.capabilities import Capabilities
+from voiceadapters.codec import Codec
 from voiceadapters.commands import (
     Close,
     Command,
@@ -69,8 +71,9 @@ from .auth import (
     origin_allowed,
 )
 from .browser import BrowserFront
-from .front import ClientFrame, Front, FrontFacts, OpenSession, close_reason
+from .front import ClientFrame, Front, FrontFacts, OpenSession, SetTimer, close_reason
 from .metrics import CONTENT_TYPE, Metrics
+from .realtime import OpenAIRealtimeFront
 from .twilio import TwilioFront
 
 __all__ = ["BRIDGE", "FRONTS", "Bridge", "BridgeSettings", "ClientLink", "create_app", "drain"]
@@ -84,7 +87,7 @@ FORBIDDEN_OPTIONS = (
 )
 
 #: The fronts a bridge serves unless told otherwise.
-FRONTS: tuple[type[Front], ...] = (TwilioFront, BrowserFront)
+FRONTS: tuple[type[Front], ...] = (OpenAIRealtimeFront, TwilioFront, BrowserFront)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,10 @@ class Bridge:
     facts_capabilities: Capabilities
     secrets: tuple[str, ...]
     registry: Registry
+    #: The agent options clients may choose that the provider's schema has.
+    client_options: frozenset[str] = frozenset()
+    #: Whether the provider's codec uses played reports (``ReportPlayed``).
+    played_reports: bool = False
     metrics: Metrics = field(default_factory=Metrics)
     links: set[ClientLink] = field(default_factory=set)
     draining: bool = False
@@ -150,6 +157,25 @@ class Bridge:
 
 
 BRIDGE = web.AppKey("voiceadapters_bridge", Bridge)
+
+
+class _SubprotocolFilter(logging.Filter):
+    """Masks credentials carried in offered subprotocols (``prefix<key>``) in
+    aiohttp's WebSocket log lines, which quote the protocols a client offered
+    when none of them is the route's."""
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        super().__init__()
+        self.prefixes = frozenset(prefixes)
+        alternatives = "|".join(re.escape(p) for p in sorted(self.prefixes))
+        self.pattern = re.compile(f"({alternatives})[^\\s,'\"\\]]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.pattern.sub(r"\1***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 class _ScrubFilter(logging.Filter):
@@ -184,7 +210,7 @@ def create_app(
     url = parse_config(settings.provider_config)
     provider = reg.get(url.provider)
     resolved = resolve_config(url, provider, api_key=settings.api_key)
-    provider.make_codec(resolved)  # raises ConfigError without a key
+    codec = provider.make_codec(resolved)  # raises ConfigError without a key
     bad = sorted(set(settings.client_options) & FORBIDDEN_OPTIONS)
     if bad:
         raise ConfigError(f"bridge: clients may not choose the option(s) {', '.join(bad)}")
@@ -198,8 +224,18 @@ def create_app(
         facts_capabilities=provider.capabilities,
         secrets=tuple(v for v in secret_values if v),
         registry=reg,
+        client_options=frozenset(settings.client_options)
+        & frozenset(provider.options_model.model_fields),
+        # The documented plugin hook for played reports (docs/concepts/commands.md).
+        played_reports=type(codec)._on_played is not Codec._on_played,
     )
     log.addFilter(bridge.log_filter())
+    prefixes = {p for p in (f.subprotocol_credential_prefix for f in fronts) if p}
+    ws_log = logging.getLogger("aiohttp.websocket")
+    if prefixes and not any(
+        isinstance(f, _SubprotocolFilter) and prefixes <= f.prefixes for f in ws_log.filters
+    ):
+        ws_log.addFilter(_SubprotocolFilter(sorted(prefixes)))
     app = web.Application(client_max_size=64 * 1024)
     app[BRIDGE] = bridge
     for front in fronts:
@@ -379,6 +415,8 @@ async def _serve(request: web.Request, front_cls: type[Front]) -> web.StreamResp
         capabilities=bridge.facts_capabilities,
         query=query,
         settings={"dtmf_as_text": settings.dtmf_as_text},
+        options=bridge.client_options,
+        played_reports=bridge.played_reports,
     )
     front = front_cls(facts)
     link = ClientLink(bridge, front, ws, credential)
@@ -415,6 +453,8 @@ class ClientLink:
         self._refill_at = self.opened_at
         self._action_lock = asyncio.Lock()
         self._bytes_per_second = front.audio_format.bytes_per_second
+        self._front_timer: asyncio.TimerHandle | None = None
+        self._timer_pumps: set[asyncio.Task[None]] = set()
 
     # -- the connection's life -----------------------------------------------------------
 
@@ -487,6 +527,8 @@ class ClientLink:
     async def _finish(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self._front_timer is not None:
+            self._front_timer.cancel()
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.close()
@@ -568,9 +610,28 @@ class ClientLink:
 
     # -- actions ---------------------------------------------------------------------------------
 
-    async def _perform(self, action: OpenSession | Command) -> None:
+    def _set_timer(self, action: SetTimer) -> None:
+        if self._front_timer is not None:
+            self._front_timer.cancel()
+            self._front_timer = None
+        if action.delay is not None and not self.done.is_set():
+            self._front_timer = asyncio.get_running_loop().call_later(
+                max(0.0, action.delay), self._timer_fired
+            )
+
+    def _timer_fired(self) -> None:
+        self._front_timer = None
+        self.front.timer_fired()
+        task = asyncio.ensure_future(self._pump())
+        self._timer_pumps.add(task)
+        task.add_done_callback(self._timer_pumps.discard)
+
+    async def _perform(self, action: OpenSession | SetTimer | Command) -> None:
         if isinstance(action, OpenSession):
             await self._open(action)
+            return
+        if isinstance(action, SetTimer):
+            self._set_timer(action)
             return
         session = self.session
         if session is None or session.ended is not None:

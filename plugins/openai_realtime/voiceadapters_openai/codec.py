@@ -56,7 +56,9 @@ application last reported, **clamped to the audio received** (in whole ms,
 rounded down), so ``audio_end_ms`` is never past what the server sent. With
 nothing reported, or 0 ms, it sends no truncate (the server rejects 0 and
 offsets past the audio). ``interrupt()`` does the same and also sends
-``response.cancel`` while a response is in progress.
+``response.cancel`` while a response is in progress. A report that arrives
+after the barge-in, for the interrupted turn not truncated yet (a client that
+stops playback when it learns of the interruption), truncates it then.
 
 Commands
 --------
@@ -546,6 +548,16 @@ class RealtimeCodec(Codec):
                 return
             turn_id = self._last_audio.response_id
         self._played.set(turn_id, report.seconds)
+        item = self._last_audio
+        if (
+            item is not None
+            and item.response_id == turn_id
+            and turn_id in self._fenced
+            and not item.truncated
+        ):
+            # Reported after the barge-in (a client that learns of it from the
+            # interruption, as GA clients do from speech_started): truncate now.
+            self._truncate(item, report.seconds)
 
     # -- commands ---------------------------------------------------------------
 
