@@ -42,7 +42,10 @@ lk_types = pytest.importorskip("livekit.agents.types")
 
 from voiceadapters.audio import StreamConverter, best_alignment, pcm_to_array  # noqa: E402
 from voiceadapters.format import AudioFormat  # noqa: E402
+from voiceadapters.registry import get_provider  # noqa: E402
 from voiceadapters.testing import serve_simulator, speech_sample  # noqa: E402
+
+from .conftest import BRIDGE_KEY, PROVIDER_KEY, bridge_in_process  # noqa: E402
 
 pytestmark = pytest.mark.network
 
@@ -148,12 +151,15 @@ class FrameworkClient:
             )
 
     async def generation(self, index: int, timeout: float = TIMEOUT) -> Generation:
-        """Wait until the ``index``-th generation has streamed to its end (``response.done``)."""
-        await wait_for(
-            lambda: len(self.generations) > index and self.generations[index].finished,
-            timeout,
-            f"generation {index} to finish",
-        )
+        """Wait until the ``index``-th generation has streamed to its end (``response.done``);
+        fail at once on an error the framework deems unrecoverable (a refused connection)."""
+
+        def ready() -> bool:
+            fatal = [e for e in self.errors if not e.recoverable]
+            assert not fatal, f"the framework gave up: {fatal[0].error!r}"
+            return len(self.generations) > index and self.generations[index].finished
+
+        await wait_for(ready, timeout, f"generation {index} to finish")
         generation = self.generations[index]
         assert generation.task is not None
         generation.task.result()  # re-raise what the consumer hit
@@ -161,6 +167,10 @@ class FrameworkClient:
 
     def server_kinds(self) -> list[str]:
         return [e["type"] for e in self.server_events]
+
+    def server_errors(self) -> list[dict[str, Any]]:
+        """The GA ``error`` events received (the framework reports them as ``error``)."""
+        return [e["error"] for e in self.server_events if e["type"] == "error"]
 
 
 @contextlib.asynccontextmanager
@@ -205,16 +215,18 @@ async def lookup_utterance(seconds: float) -> str:
 # -- the whole turn, and a tool round trip --------------------------------------------------
 
 
-async def run_whole_turn(base_url: str, *, transcripts: bool = True) -> FrameworkClient:
+async def run_whole_turn(
+    base_url: str, key: str = KEY, *, transcripts: bool = True
+) -> FrameworkClient:
     """Speech in → (transcript) → agent audio → response done; returns the client."""
     speech = speech_24k()
-    async with framework_session(base_url, KEY) as client:
+    async with framework_session(base_url, key) as client:
         # Speech, then 1.5 s of silence: the server's turn detection ends the turn.
         client.push(speech + bytes(2 * int(RATE * 1.5)))
         generation = await client.generation(0)
         if transcripts:
             await wait_for(lambda: client.transcripts, 5, "the user's transcript")
-    assert client.errors == [], client.errors
+    assert client.errors == [], client.server_errors()
     assert generation.modalities == ["audio", "text"]
     lag, ncc = best_alignment(pcm_to_array(speech), pcm_to_array(bytes(generation.audio)))
     assert ncc >= 0.9, f"echo cross-correlation {ncc:.3f} (lag {lag})"
@@ -228,10 +240,10 @@ async def run_whole_turn(base_url: str, *, transcripts: bool = True) -> Framewor
     return client
 
 
-async def run_tool_round_trip(base_url: str) -> tuple[FrameworkClient, Generation]:
+async def run_tool_round_trip(base_url: str, key: str = KEY) -> tuple[FrameworkClient, Generation]:
     """The agent calls ``lookup_utterance``; the framework answers as its AgentActivity does."""
     speech = speech_24k()
-    async with framework_session(base_url, KEY, tools=[lookup_utterance]) as client:
+    async with framework_session(base_url, key, tools=[lookup_utterance]) as client:
         client.push(speech + bytes(2 * int(RATE * 1.5)))
         first = await client.generation(0)
         assert len(first.calls) == 1, first
@@ -253,9 +265,10 @@ async def run_tool_round_trip(base_url: str) -> tuple[FrameworkClient, Generatio
         assert created.user_initiated  # response.created echoed the request's metadata
         reply = await client.generation(len(client.generations) - 1)
     assert "tool-ok" in reply.text
-    assert len(reply.audio) > 0
+    lag, ncc = best_alignment(pcm_to_array(speech), pcm_to_array(bytes(reply.audio)))
+    assert ncc >= 0.9, f"echo cross-correlation of the reply {ncc:.3f} (lag {lag})"
     # Nothing the framework reports as an error, except a refused cancel it ignores itself.
-    assert client.errors == [], client.errors
+    assert client.errors == [], client.server_errors()
     return client, reply
 
 
@@ -281,3 +294,32 @@ async def test_the_plugin_runs_a_tool_round_trip_against_the_ga_simulator() -> N
     assert json.loads(output)["framework"] == "tool-ok"
     assert call_id.startswith("call")
     assert client.server_kinds().count("response.done") >= 2
+
+
+# -- through the bridge, in front of each first-party provider's simulator ---------------------
+
+FIRST_PARTY = ("vatel", "binary-pcm", "nextevi", "example", "deepgram", "openai")
+WITH_TOOLS = tuple(p for p in FIRST_PARTY if get_provider(p).capabilities.tool_calls)
+
+
+@pytest.mark.parametrize("provider", FIRST_PARTY)
+async def test_the_plugin_runs_a_whole_turn_through_the_bridge(provider: str) -> None:
+    capabilities = get_provider(provider).capabilities
+    async with bridge_in_process(provider=provider, pace=0) as bridge:
+        client = await run_whole_turn(
+            f"{bridge.url}/v1", BRIDGE_KEY, transcripts=capabilities.user_transcripts
+        )
+    if capabilities.user_transcripts:
+        assert client.transcripts and all(client.transcripts)
+    if capabilities.speech_events:
+        assert client.speech_started >= 1
+    seen = json.dumps(client.server_events)
+    assert PROVIDER_KEY not in seen and BRIDGE_KEY not in seen
+
+
+@pytest.mark.parametrize("provider", WITH_TOOLS)
+async def test_the_plugin_runs_a_tool_round_trip_through_the_bridge(provider: str) -> None:
+    async with bridge_in_process(provider=provider, scenario="tool_call", pace=0) as bridge:
+        client, _reply = await run_tool_round_trip(f"{bridge.url}/v1", BRIDGE_KEY)
+    assert client.server_kinds().count("response.done") >= 2
+    assert PROVIDER_KEY not in json.dumps(client.server_events)
