@@ -368,3 +368,24 @@ async def test_at_real_time_pace_the_agents_cancel_spares_the_answer_to_its_tool
     ]
     assert statuses == ["completed", "completed"]
     assert reply.user_initiated
+
+
+async def test_what_the_plugin_configures_after_its_first_session_update_comes_too_late() -> None:
+    """A known limit, pinned: the plugin sends its options in one ``session.update``
+    (audio, voice, turn detection) and, as its agent starts, the instructions and the
+    tools in two more. The front opens the provider session at the first, so with
+    every option open to clients the voice applies and the other two are refused."""
+    options = ("voice", "instructions", "tools")
+    async with (
+        bridge_in_process(provider="openai", pace=0, client_options=options) as bridge,
+        framework_session(f"{bridge.url}/v1", BRIDGE_KEY) as client,
+    ):
+        await client.session.update_instructions("Be brief.")  # as AgentActivity.start does
+        await client.session.update_tools([lookup_utterance])
+        await wait_for(lambda: len(client.server_errors()) >= 2, 5, "the two refusals")
+        sent = bridge.simulator.connections[-1].session
+    client.check_errors(["session.instructions", "session.tools"])
+    assert all("before the provider session opens" in e["message"] for e in client.server_errors())
+    updated = [e["session"] for e in client.server_events if e["type"] == "session.updated"]
+    assert updated[0]["audio"]["output"]["voice"] == "marin"
+    assert sent["audio"]["output"]["voice"] == "marin" and not sent.get("tools")
