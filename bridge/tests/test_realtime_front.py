@@ -277,6 +277,8 @@ def test_manual_turns_commit_and_cancel_where_the_provider_takes_them() -> None:
     send(f, type="input_audio_buffer.commit")
     assert f.actions()[-1] == EndTurn()
     assert kinds(out(f)) == ["input_audio_buffer.committed", "conversation.item.added"]
+    send(f, type="input_audio_buffer.commit")  # nothing new since: the GA error
+    assert [e["error"]["code"] for e in out(f)] == ["input_audio_buffer_commit_empty"]
     f.handle_event(audio("t1"))
     send(f, type="response.cancel")
     assert f.actions()[-1] == Interrupt()

@@ -277,6 +277,7 @@ class OpenAIRealtimeFront(Front):
         self._in_rate = PCM_FORMAT.sample_rate
         self._speaking: str | None = None  # the user item while speech is on
         self._speech_start_ms = 0
+        self._buffer_start_ms = 0  # where the audio since the last commit starts
         self._awaiting_transcript: str | None = None  # committed, no transcript yet
         self._interim = ""
         self._pending_final: str | None = None  # a final transcript before speech_stopped
@@ -643,7 +644,7 @@ class OpenAIRealtimeFront(Front):
                 f"The provider behind this bridge ({self.facts.provider}) detects the end of "
                 "the user's turn itself: input_audio_buffer.commit is not supported."
             )
-        if self._speaking is None and self._in_ms() - self._speech_start_ms < 100:
+        if self._in_ms() - self._buffer_start_ms < 100:
             raise _Problem(
                 "input_audio_buffer_commit_empty",
                 "Error committing input audio buffer: expected at least 100ms of audio.",
@@ -859,7 +860,9 @@ class OpenAIRealtimeFront(Front):
             self._completed(item, pending)
 
     def _commit_item(self, item: str, end_ms: int) -> None:
-        self._item_seconds[item] = max(0, end_ms - self._speech_start_ms) / 1000
+        start = max(self._speech_start_ms, self._buffer_start_ms)
+        self._item_seconds[item] = max(0, end_ms - start) / 1000
+        self._buffer_start_ms = end_ms
         if len(self._item_seconds) > 64:
             self._item_seconds.pop(next(iter(self._item_seconds)))
         self._event("input_audio_buffer.committed", previous_item_id=self._last_item, item_id=item)
