@@ -15,6 +15,14 @@ and ``await generate_reply()``.
 
 The first target is the OpenAI plugin's own GA simulator, served directly:
 it checks the harness against a server that already speaks the protocol.
+Then the bridge's OpenAI Realtime front in front of each first-party
+provider's simulator: a whole turn (speech in → the user's transcript where
+the provider transcribes → agent audio, echo cross-correlation ≥ 0.9 →
+``response.done``) for each, a tool round trip for each provider with tools.
+What the plugin sends that the bridge refuses (its voice, always; its default
+transcription behind a provider without one; its tools) is asserted exactly:
+each is a recoverable ``error`` the plugin reports, and the session goes on
+(docs/bridge.md, "Clients known to work").
 
 Everything runs on 127.0.0.1 over real sockets; every wait is bounded.
 Skipped where the plugin is not installed (``requirements-dev.txt`` has it).
@@ -283,10 +291,10 @@ async def run_tool_round_trip(
         created = await asyncio.wait_for(client.session.generate_reply(), TIMEOUT)
         assert created.user_initiated  # response.created echoed the request's metadata
         reply = await client.generation(len(client.generations) - 1)
+    assert reply.user_initiated and not reply.calls
     assert "tool-ok" in reply.text
     lag, ncc = best_alignment(pcm_to_array(speech), pcm_to_array(bytes(reply.audio)))
     assert ncc >= 0.9, f"echo cross-correlation of the reply {ncc:.3f} (lag {lag})"
-    # Nothing the framework reports as an error, except a refused cancel it ignores itself.
     client.check_errors(refused)
     return client, reply
 
