@@ -184,6 +184,10 @@ QUIET_GAP = 0.5
 #: How long ``response.done`` waits for the turn's ``usage`` event, which
 #: some providers send just after the end of its audio.
 USAGE_WAIT = 0.05
+#: How long the provider's answer to a ``conversation.item.create`` waits for
+#: the client's ``response.create`` (GA: the server answers an item only when
+#: asked) before it is sent unasked.
+CREATE_WAIT = 1.0
 #: GA session fields that become agent options, and the option names tried
 #: for each (the first the provider has and the bridge lets clients choose).
 SESSION_OPTIONS: Mapping[str, tuple[str, ...]] = {
@@ -237,6 +241,8 @@ class _Response:
     item_id: str | None = None
     transcript: str = ""
     usage: dict[str, Any] | None = None
+    #: The ``metadata`` of the ``response.create`` that asked for it (GA: echoed).
+    metadata: dict[str, str] | None = None
 
 
 class OpenAIRealtimeFront(Front):
@@ -278,6 +284,11 @@ class OpenAIRealtimeFront(Front):
         self._item_seconds: dict[str, float] = {}
         self._last_item: str | None = None
         self._new_input = False  # since the last response began
+        # An item the client added waits for its response.create; the provider's
+        # answer, if it comes first, is parked until then (at most CREATE_WAIT).
+        self._awaiting_create = False
+        self._parked: list[Event] = []
+        self._create_metadata: dict[str, str] | None = None
         # Responses.
         self._response: _Response | None = None
         self._held: _Response | None = None  # finished, response.done awaits usage
@@ -716,10 +727,31 @@ class OpenAIRealtimeFront(Front):
         self._event("conversation.item.done", previous_item_id=self._last_item, item=stored)
         self._last_item = item_id
         self._new_input = True
+        if self._response is None:
+            self._awaiting_create = True
         self._act(command)
 
     def _on_response_create(self, message: dict[str, Any]) -> None:
-        if self._new_input or self._response is not None:
+        params = message.get("response")
+        metadata = params.get("metadata") if isinstance(params, dict) else None
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+        ):
+            raise _Problem(
+                "invalid_value",
+                "Invalid 'response.metadata': an object of string values.",
+                "response.metadata",
+            )
+        if self._awaiting_create:
+            # The answer to the client's item, parked until now, is this response.
+            self._create_metadata = metadata
+            self._release_parked()
+            return
+        if self._new_input:
+            self._create_metadata = metadata  # for the response the provider begins next
+            return
+        if self._response is not None:
             return  # the provider answers that input on its own
         raise _unsupported(
             f"The provider behind this bridge ({self.facts.provider}) answers the user's input "
@@ -919,7 +951,7 @@ class OpenAIRealtimeFront(Front):
             "max_output_tokens": "inf",
             "audio": {"output": {"format": _format_object(self._out_law)}},
             "usage": response.usage,
-            "metadata": None,
+            "metadata": dict(response.metadata) if response.metadata is not None else None,
         }
         if "voice" in self._applied:
             obj["audio"]["output"]["voice"] = self._applied["voice"]
@@ -938,7 +970,8 @@ class OpenAIRealtimeFront(Front):
         if self._speaking is not None:
             # The agent answers: the user's turn is over (a provider without speech_stopped).
             self._speech_stopped()
-        response = _Response(id=self._id("resp"), turn_id=turn_id)
+        response = _Response(id=self._id("resp"), turn_id=turn_id, metadata=self._create_metadata)
+        self._create_metadata = None
         self._response = response
         self._new_input = False
         self._out_bytes = 0
@@ -1043,7 +1076,9 @@ class OpenAIRealtimeFront(Front):
 
     def _on_timer(self) -> None:
         self._timer_set = False
-        if self._held is not None:
+        if self._parked:
+            self._release_parked()  # no response.create came: the answer goes unasked
+        elif self._held is not None:
             self._flush_held()
         elif self._response is not None and not self.facts.capabilities.agent_audio_done:
             self._finish(self._response, "completed")
@@ -1051,6 +1086,16 @@ class OpenAIRealtimeFront(Front):
     # -- provider → client -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if self._awaiting_create:
+            if isinstance(event, SessionEnded):
+                self._release_parked()
+            elif not (isinstance(event, Usage) and self._held is not None):
+                if self._held is not None:
+                    self._flush_held()
+                if not self._parked:
+                    self._timer(CREATE_WAIT)
+                self._parked.append(event)
+                return
         if isinstance(event, Usage):
             self._on_usage(event)
             return
@@ -1089,6 +1134,14 @@ class OpenAIRealtimeFront(Front):
                 )
         elif isinstance(event, SessionEnded):
             self._on_ended(event)
+
+    def _release_parked(self) -> None:
+        self._awaiting_create = False
+        parked, self._parked = self._parked, []
+        if parked:
+            self._timer(None)
+        for event in parked:
+            self._on_event(event)
 
     def _on_audio(self, event: AgentAudio) -> None:
         turn = event.turn_id

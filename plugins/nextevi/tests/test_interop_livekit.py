@@ -1,5 +1,5 @@
 """Interop with a client nobody here wrote: the NextEVI vendor's own LiveKit
-plugin (PyPI ``livekit-plugins-nextevi`` 0.1.0, with ``livekit-agents==1.2.8``)
+plugin (PyPI ``livekit-plugins-nextevi`` 0.1.0, with ``livekit-agents==1.2.9``)
 runs a session against our NextEVI simulator over real WebSocket.
 
 The plugin's standalone ``NextEVIWebSocketClient`` is used as it ships:
@@ -35,7 +35,7 @@ import pytest
 
 client_module = pytest.importorskip(
     "livekit_nextevi.realtime.nextevi_websocket_client",
-    reason="needs livekit-plugins-nextevi with livekit-agents==1.2.8",
+    reason="needs livekit-plugins-nextevi with livekit-agents==1.2.9",
 )
 config_module = pytest.importorskip("livekit_nextevi.realtime.config")
 rtc = pytest.importorskip("livekit.rtc")

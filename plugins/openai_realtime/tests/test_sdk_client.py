@@ -136,13 +136,17 @@ async def test_the_sdk_client_runs_a_tool_round_trip(kit: Any) -> None:
                     "output": json.dumps({"sdk": "tool-ok"}),
                 }
             )
-            await connection.response.create()
+            await connection.response.create(response={"metadata": {"request": "sdk-1"}})
             reply: list[dict[str, Any]] = []
             await _events_until(connection, kit, "response.done", reply)
         await client.close()
     transcript = next(e for e in reply if e["type"] == "response.output_audio_transcript.done")
     assert "tool-ok" in transcript["transcript"]
     assert any(e["type"] == "response.output_audio.delta" for e in reply)
+    # The response object carries the metadata of the request that asked for it.
+    created = next(e for e in reply if e["type"] == "response.created")
+    assert created["response"]["metadata"] == {"request": "sdk-1"}
+    assert call["response_id"] != created["response"]["id"]
     assert sim.connections[-1].tool_outputs[-1] == (call["call_id"], '{"sdk": "tool-ok"}')
 
 

@@ -35,7 +35,10 @@ transcription on — ``conversation.item.input_audio_transcription.delta`` and
 ``response.output_audio_transcript.delta`` / ``response.output_audio.delta``
 … → ``response.output_audio.done`` → ``response.output_audio_transcript.done``
 → ``response.content_part.done`` → ``response.output_item.done`` →
-``conversation.item.done`` → ``response.done`` (with ``usage``). With
+``conversation.item.done`` → ``response.done`` (with ``usage``); the
+response object carries the ``metadata`` of the ``response.create`` that
+asked for it (clients such as LiveKit Agents' plugin match their request by
+it). With
 ``output_modalities: ["text"]``, ``response.output_text.*`` and no audio. A
 tool call is a response whose item is a ``function_call`` with its arguments
 streamed (``response.function_call_arguments.delta`` … ``.done``); the
@@ -220,6 +223,7 @@ class _Response:
     audio_bytes: int = 0
     cancelling: int | None = None  # in-flight chunks still to send, when cancelling
     call: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] | None = None  # the response.create's, echoed back
 
 
 class RealtimeSimulator(Simulator):
@@ -374,6 +378,9 @@ class RealtimeConnection(AgentConnection):
         self._text_reply = False
         self._pending_tool: tuple[str, str] | None = None
         self._pending_text: str | None = None
+        # GA: the response object carries the ``metadata`` of the response.create
+        # that asked for it (clients match their request by it).
+        self._pending_metadata: dict[str, str] | None = None
         self._done_turns: RecentList[str] = RecentList(64)
         # turn_detection null: the agent's output waits for commit + response.create.
         self._held: list[Action] = []
@@ -657,6 +664,12 @@ class RealtimeConnection(AgentConnection):
         tool, text = self._pending_tool, self._pending_text
         self._pending_tool = None
         self._pending_text = None
+        params = message.get("response")
+        metadata = params.get("metadata") if isinstance(params, dict) else None
+        if isinstance(metadata, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            self._pending_metadata = metadata
         if not self._vad:
             self._gate += 1
             held, self._held = self._held, []
@@ -741,7 +754,14 @@ class RealtimeConnection(AgentConnection):
         if turn not in self._replied:
             self._replied.append(turn)
             self._inject_faults()
-        response = _Response(id=_id("resp"), turn=turn, item_id=_id("item"), kind=kind)
+        response = _Response(
+            id=_id("resp"),
+            turn=turn,
+            item_id=_id("item"),
+            kind=kind,
+            metadata=self._pending_metadata,
+        )
+        self._pending_metadata = None
         self._by_turn[turn] = response
         self._response = response
         self._event("response.created", response=self._response_object(response, "in_progress"))
@@ -918,7 +938,7 @@ class RealtimeConnection(AgentConnection):
                 }
             },
             "usage": _usage(120, 40 + response.audio_bytes // 960) if done else None,
-            "metadata": None,
+            "metadata": dict(response.metadata) if response.metadata is not None else None,
         }
 
     def _finish(self, response: _Response, status: str, reason: str | None) -> None:
