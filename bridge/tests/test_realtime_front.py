@@ -25,7 +25,12 @@ from voiceadapters.events import (
 from voiceadapters.format import AudioFormat
 from voiceadapters.frames import CloseFrame
 from voiceadapters_bridge.front import FrontFacts, OpenSession, SetTimer
-from voiceadapters_bridge.realtime import QUIET_GAP, USAGE_WAIT, OpenAIRealtimeFront
+from voiceadapters_bridge.realtime import (
+    OPEN_AFTER_UPDATE,
+    QUIET_GAP,
+    USAGE_WAIT,
+    OpenAIRealtimeFront,
+)
 
 from .conftest import judge
 
@@ -105,9 +110,32 @@ def test_the_first_session_update_shapes_the_session_when_clients_may_choose() -
         "voice": "marin",
         "speed": 1.0,
     }
-    assert f.actions() == [OpenSession(options={"prompt": "Be brief.", "voice": "marin"})]
+    # More updates may follow: the session opens after a short quiet...
+    assert f.actions() == [SetTimer(OPEN_AFTER_UPDATE)]
+    send(f, type="session.update", session={"audio": {"output": {"voice": "cedar"}}})
+    out(f)
+    assert f.actions() == [SetTimer(OPEN_AFTER_UPDATE)], "a later update restarts the wait"
+    f.timer_fired()
+    assert f.actions() == [OpenSession(options={"prompt": "Be brief.", "voice": "cedar"})]
     # Output μ-law, input still 24 kHz PCM: the session stays at 24 kHz.
     assert f.audio_format == PCM24
+
+
+def test_the_first_event_that_is_not_an_update_opens_the_session_at_once() -> None:
+    f = front(options=frozenset({"instructions"}), **FULL)
+    out(f)
+    send(f, type="session.update", session={"instructions": "Be brief."})
+    out(f)
+    assert f.actions() == [SetTimer(OPEN_AFTER_UPDATE)]
+    send(f, type="input_audio_buffer.append", audio=base64.b64encode(b"\x00\x00" * 480).decode())
+    actions = f.actions()
+    assert actions[:2] == [SetTimer(None), OpenSession(options={"instructions": "Be brief."})]
+    assert isinstance(actions[2], SendAudio)
+    # Too late now: an error naming the field, and the session keeps its instructions.
+    send(f, type="session.update", session={"instructions": "Be verbose."})
+    errors = [e for e in out(f) if e["type"] == "error"]
+    assert [e["error"]["param"] for e in errors] == ["session.instructions"]
+    assert "before the provider session opens" in errors[0]["error"]["message"]
 
 
 def test_g711_both_ways_opens_the_session_at_8_khz() -> None:
@@ -120,10 +148,10 @@ def test_g711_both_ways_opens_the_session_at_8_khz() -> None:
         session={"audio": {"input": {"format": fmt}, "output": {"format": fmt}}},
     )
     out(f)
-    assert f.audio_format == AudioFormat(8000)
     send(f, type="input_audio_buffer.append", audio=base64.b64encode(b"\xd5" * 160).decode())
-    (_, command) = f.actions()
-    assert isinstance(command, SendAudio) and len(command.pcm) == 320
+    assert f.audio_format == AudioFormat(8000)  # the session opened at the append
+    (command,) = [a for a in f.actions() if isinstance(a, SendAudio)]
+    assert len(command.pcm) == 320
 
 
 def test_a_turn_is_the_ga_lifecycle_with_usage() -> None:

@@ -21,8 +21,11 @@ provider and its model are the bridge's config string).
 On open the front sends ``session.created``. The provider session opens at
 once when a client may choose none of the agent options a ``session.update``
 could set (``instructions``, ``voice``, ``tools``: see :data:`SESSION_OPTIONS`);
-otherwise at the first ``session.update``, which then shapes it, or at the
-first other client event.
+otherwise at the first client event that is not a ``session.update`` (audio,
+an item, ``response.create``), or :data:`OPEN_AFTER_UPDATE` seconds after the
+last ``session.update`` when nothing else follows. Clients configure in
+several updates — LiveKit Agents' plugin sends its audio settings, then its
+instructions, then its tools — and every one of them shapes the session.
 
 Client → bridge
 ---------------
@@ -188,6 +191,9 @@ USAGE_WAIT = 0.05
 #: the client's ``response.create`` (GA: the server answers an item only when
 #: asked) before it is sent unasked.
 CREATE_WAIT = 1.0
+#: How long after a ``session.update`` the provider session waits for
+#: another one before it opens, when no other client event opens it first.
+OPEN_AFTER_UPDATE = 0.25
 #: GA session fields that become agent options, and the option names tried
 #: for each (the first the provider has and the bridge lets clients choose).
 SESSION_OPTIONS: Mapping[str, tuple[str, ...]] = {
@@ -384,6 +390,7 @@ class OpenAIRealtimeFront(Front):
         if self.opened:
             return
         self.opened = True
+        self._timer(None)  # the OPEN_AFTER_UPDATE wait, if one is on
         options = {k: v for k, v in self.facts.query.items() if k != "model"}
         options.update(self._options)
         if self._in_law != "pcm" and self._out_law != "pcm":
@@ -461,7 +468,10 @@ class OpenAIRealtimeFront(Front):
         for name, candidates in SESSION_OPTIONS.items():
             if name in session and session[name] is not None:
                 self._apply_option(name, candidates, session[name], problems)
-        self._open()
+        if not self.opened:
+            # More updates may follow (module docstring): open when the client
+            # sends something else, or after a short quiet.
+            self._timer(OPEN_AFTER_UPDATE)
         self._event("session.updated", session=self._session_object())
         for problem in problems:
             self._error(problem.code, problem.message, param=problem.param, about=_about(message))
@@ -597,8 +607,8 @@ class OpenAIRealtimeFront(Front):
         if self.opened:
             problems.append(
                 _unsupported(
-                    f"{name} can only be set before the provider session opens (in the first "
-                    "session.update).",
+                    f"{name} can only be set before the provider session opens (in a "
+                    "session.update before any other event).",
                     param,
                 )
             )
@@ -1076,7 +1086,9 @@ class OpenAIRealtimeFront(Front):
 
     def _on_timer(self) -> None:
         self._timer_set = False
-        if self._parked:
+        if not self.opened:
+            self._open()  # OPEN_AFTER_UPDATE passed with no other update
+        elif self._parked:
             self._release_parked()  # no response.create came: the answer goes unasked
         elif self._held is not None:
             self._flush_held()
