@@ -103,3 +103,23 @@ def test_retry_after_is_read_from_the_response_and_shown_on_the_error() -> None:
     exc = token_error("vatel", 429, "slow down", retry_after=response.retry_after())
     assert type(exc) is TokenRequestError and exc.retry_after == 12.0
     assert str(exc) == "vatel: token request failed with HTTP 429: slow down (Retry-After: 12 s)"
+
+
+def test_grant_is_the_json_object_of_a_200_or_none() -> None:
+    ok = HttpResponse(200, b'{"token":"t"}', {"Content-Type": "application/json"})
+    assert ok.grant("p", url="http://x/token") == {"token": "t"}
+    assert HttpResponse(200, b"[1, 2]").grant("p") is None
+    assert HttpResponse(200, b"not json").grant("p") is None
+    assert HttpResponse(200).grant("p") is None
+
+
+def test_grant_of_an_error_status_raises_the_typed_error_with_the_servers_words() -> None:
+    from voiceadapters.errors import AuthenticationError
+
+    denied = HttpResponse(401, b'{"error": "bad key"}')
+    with pytest.raises(AuthenticationError, match="bad key"):
+        denied.grant("p", url="http://x/token")
+    busy = HttpResponse(503, b"busy", {"Retry-After": "2"})
+    with pytest.raises(TokenRequestError) as info:
+        busy.grant("p")
+    assert info.value.status == 503 and info.value.retry_after == 2.0

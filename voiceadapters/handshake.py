@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from .errors import token_error
 from .format import AudioFormat
 from .frames import CloseFrame, Frame, OutFrame, TrackAudio
 from .secrets import MASK, Secret, redact, reveal
@@ -159,6 +160,26 @@ class HttpResponse:
         too deep, not UTF-8 or not JSON is a ``ValueError``, never another
         exception, and lone surrogates come back as U+FFFD."""
         return _decode_json(self.body)[0]
+
+    def grant(self, provider: str, *, url: str = "") -> dict[str, Any] | None:
+        """The body of a token endpoint's answer: the JSON object of a 200,
+        or ``None`` when a 200's body is not one (the codec says what it
+        missed, with :meth:`describe_body`, never the text). Any other status
+        raises :func:`~voiceadapters.errors.token_error`'s typed error, with
+        the server's words (:meth:`error_message`) and ``Retry-After``."""
+        if self.status != 200:
+            raise token_error(
+                provider,
+                self.status,
+                self.error_message(),
+                url=url,
+                retry_after=self.retry_after(),
+            )
+        try:
+            body = self.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
 
     def text(self, limit: int = 300) -> str:
         """An excerpt of the body, the request's secrets masked."""

@@ -158,7 +158,6 @@ from voiceadapters.errors import (
     BufferOverflowError,
     TokenRequestError,
     UnsupportedCommandError,
-    token_error,
 )
 from voiceadapters.events import AgentAudio, AgentReady, EndReason, SessionStarted
 from voiceadapters.handshake import (
@@ -309,18 +308,7 @@ class BinaryPcmCodec(Codec):
         if self._token is not None or self._opened:
             raise RuntimeError("BinaryPcmCodec: no HTTP request is pending")
         url = self.token_url
-        if response.status != 200:
-            raise token_error(
-                self.provider,
-                response.status,
-                response.error_message(),
-                url=url,
-                retry_after=response.retry_after(),
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response.grant(self.provider, url=url)
         if not isinstance(body, dict):
             # Never the text: a broken 200 may still hold the token.
             excerpt = response.describe_body()

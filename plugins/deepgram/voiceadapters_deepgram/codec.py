@@ -104,7 +104,6 @@ from voiceadapters.errors import (
     BufferOverflowError,
     TokenRequestError,
     UnsupportedCommandError,
-    token_error,
 )
 from voiceadapters.events import (
     AgentAudio,
@@ -265,18 +264,7 @@ class DeepgramCodec(Codec):
         if self.options.auth != "grant" or self._jwt is not None or self._opened:
             raise RuntimeError("DeepgramCodec: no HTTP request is pending")
         url = self.grant_url
-        if response.status != 200:
-            raise token_error(
-                self.provider,
-                response.status,
-                response.error_message(),
-                url=url,
-                retry_after=response.retry_after(),
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response.grant(self.provider, url=url)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             # Key names only: the body may hold a credential under another name.

@@ -175,7 +175,6 @@ from voiceadapters.errors import (
     ConfigError,
     TokenRequestError,
     UnsupportedCommandError,
-    token_error,
 )
 from voiceadapters.events import (
     AgentAudio,
@@ -390,18 +389,7 @@ class VatelCodec(Codec):
         if self._token is not None or self._opened:
             raise RuntimeError("VatelCodec: no HTTP request is pending")
         url = build_url(self.token_url, self._token_request().query)
-        if response.status != 200:
-            raise token_error(
-                self.provider,
-                response.status,
-                response.error_message(),
-                url=url,
-                retry_after=response.retry_after(),
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response.grant(self.provider, url=url)
         token = body.get("token") if isinstance(body, dict) else None
         if self.webrtc and isinstance(body, dict):
             # webrtc_token ?? token, as the JS demo server (§11, §12.10).
