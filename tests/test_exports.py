@@ -189,7 +189,14 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "voiceadapters.provider": ["NoOptions", "Provider"],
     "voiceadapters.frames": ["CloseFrame", "Frame", "OutFrame", "TrackAudio"],
-    "voiceadapters.fields": ["MalformedField", "boolean", "number", "optional_string", "string"],
+    "voiceadapters.fields": [
+        "MalformedField",
+        "base64_data",
+        "boolean",
+        "number",
+        "optional_string",
+        "string",
+    ],
     "voiceadapters.turns": ["TURN_MEMORY", "TurnFence", "TurnMemory"],
     "voiceadapters.reconnect": ["RETRYABLE_CLOSE_CODES", "ReconnectPolicy"],
     "voiceadapters.simulator.base": [

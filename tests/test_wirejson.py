@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voiceadapters.wirejson import (
     MAX_DEPTH,
@@ -122,3 +124,30 @@ def test_dumps_excerpt_is_compact_and_cut() -> None:
 def test_scrub_makes_peer_text_sendable() -> None:
     assert scrub("id\ud800") == "id\ufffd"
     assert scrub("plain") == "plain"
+
+
+# Lone surrogates, escapes and non-ASCII often, beside any other character
+# (joined from a list: st.text leaves surrogates out).
+_JSON_TEXT = st.lists(
+    st.sampled_from(["\ud800", "\udfff", "\u00e9", "\\", '"', "a"]) | st.characters(),
+    min_size=1,
+    max_size=8,
+).map("".join)
+_JSON_VALUES = st.recursive(
+    _JSON_TEXT | st.none() | st.booleans() | st.integers(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.booleans())
+def test_escaped_and_raw_encodings_of_a_value_decode_alike(value: object, ascii_only: bool) -> None:
+    # The plain-frame shortcut (no non-ASCII, no backslash) must answer as
+    # the full walk does: a surrogate written raw or as a \\u escape is found.
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    decoded, replaced = decode(text)
+    plain = json.dumps(json.loads(text), ensure_ascii=False)  # an escaped pair joins here
+    has_surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in plain)
+    assert (replaced > 0) == has_surrogate
+    json.dumps(decoded, ensure_ascii=False).encode("utf-8")  # always renders

@@ -18,10 +18,13 @@ number in range is treated as absent, and a 400-digit integer (which
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import sys
 from typing import Any
 
-__all__ = ["MalformedField", "boolean", "number", "optional_string", "string"]
+__all__ = ["MalformedField", "base64_data", "boolean", "number", "optional_string", "string"]
 
 
 class MalformedField(Exception):
@@ -74,3 +77,22 @@ def number(value: Any) -> float | None:
     except OverflowError:
         return None
     return result if math.isfinite(result) else None
+
+
+def base64_data(text: str) -> bytes:
+    """The bytes of ``text``, strict base64 (RFC 4648 §4: the standard
+    alphabet, ``=`` padding only at the end, nothing else — no whitespace);
+    anything else raises :class:`binascii.Error` (a ``ValueError``), as a
+    non-ASCII ``text`` raises ``ValueError``.
+
+    For audio fields (every 20 ms of agent audio): on Python 3.11+ one C
+    call, ``binascii.a2b_base64(strict_mode=True)``, which accepts and
+    refuses exactly what ``base64.b64decode(validate=True)`` does (a test
+    compares them) without its Python wrapper and regular expression.
+    """
+    if _STRICT:
+        return binascii.a2b_base64(text, strict_mode=True)
+    return base64.b64decode(text, validate=True)
+
+
+_STRICT = sys.version_info >= (3, 11)

@@ -137,7 +137,12 @@ def decode(frame: str | bytes, *, max_depth: int = MAX_DEPTH) -> tuple[Any, int]
         raise MalformedJSON(
             "malformed_json", f"frame is not JSON ({exc}): {excerpt(text)}"
         ) from None
-    too_deep, suspicious = _inspect(value, max_depth)
+    # The common frame (every audio chunk) has neither a non-ASCII character
+    # nor a backslash, so none of its strings can hold a non-ASCII character
+    # (a lone surrogate among them): two scans in C (~0.1 µs for 1.3 kB)
+    # spare the walk its check of every string.
+    plain = text.isascii() and "\\" not in text
+    too_deep, suspicious = _inspect(value, max_depth, strings=not plain)
     if too_deep:
         raise MalformedJSON(
             "malformed_json", f"frame is nested deeper than {max_depth} levels: {excerpt(text)}"
@@ -147,11 +152,12 @@ def decode(frame: str | bytes, *, max_depth: int = MAX_DEPTH) -> tuple[Any, int]
     return _repair(value) if suspicious else (value, 0)
 
 
-def _inspect(value: Any, limit: int) -> tuple[bool, bool]:
+def _inspect(value: Any, limit: int, *, strings: bool = True) -> tuple[bool, bool]:
     """``(nested deeper than limit, holds a non-ASCII string)``, in one walk
-    over the containers (a frame of audio has one or two)."""
+    over the containers (a frame of audio has one or two); with ``strings``
+    false the caller knows the second answer (False) and only depth is walked."""
     if isinstance(value, str):
-        return False, not value.isascii()
+        return False, strings and not value.isascii()
     if not isinstance(value, dict | list):
         return False, False
     suspicious = False
@@ -161,19 +167,27 @@ def _inspect(value: Any, limit: int) -> tuple[bool, bool]:
         if depth > limit:
             return True, suspicious
         if isinstance(item, dict):
-            for key in item:
-                if not key.isascii():
-                    suspicious = True
-                    break
+            if strings and not suspicious:
+                for key in item:
+                    if not key.isascii():
+                        suspicious = True
+                        break
             children = item.values()
         else:
             children = item
-        for child in children:
-            if isinstance(child, str):
-                if not suspicious and not child.isascii():
-                    suspicious = True
-            elif isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+        if strings and not suspicious:
+            for child in children:
+                if isinstance(child, str):
+                    if not suspicious and not child.isascii():
+                        suspicious = True
+                elif isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+        else:
+            for child in children:
+                # JSON decodes to exact dicts and lists: type() is enough
+                # (and cheaper than isinstance on a union).
+                if type(child) is dict or type(child) is list:
+                    stack.append((child, depth + 1))
     return False, suspicious
 
 

@@ -31,7 +31,9 @@ def _line(mode: str, impl: str, r: dict[str, Any]) -> str:
         f"{mode:6s} {impl:9s} cpu {r['cpu_ms_per_session_second']:6.2f} ms/s  "
         f"send p50 {r['send_p50_ms']:6.2f} p99 {r['send_p99_ms']:7.2f} max {r['send_max_ms']:7.2f} ms  "
         f"recv p99 {r['recv_p99_ms']:6.2f} ms  received {r['received_ratio']:.3f}  "
-        f"server tick p99 {r['server']['tick_lateness_p99_ms']:.2f} ms"
+        f"server tick p99 {r['server']['tick_lateness_p99_ms']:.2f} ms  "
+        f"load {r['cpu_load']:.2f}  gc {r['gc']['collections']} "
+        f"{sum(r['gc']['pause_ms']):.1f} ms (longest {r['gc']['longest_ms']:.1f})"
     )
 
 

@@ -251,11 +251,16 @@ class Harness:
         for slot in self.slots:
             slot.window = []
         n = len(self.slots)
+        pauses = _GcPauses()
+        gc.callbacks.append(pauses)
         cpu0, t0 = time.process_time(), time.perf_counter()
         self.recording = True
-        await asyncio.sleep(window)
-        self.recording = False
-        cpu1, t1 = time.process_time(), time.perf_counter()
+        try:
+            await asyncio.sleep(window)
+        finally:
+            self.recording = False
+            cpu1, t1 = time.process_time(), time.perf_counter()
+            gc.callbacks.remove(pauses)
         server = await self.server_stats()
         recv: list[float] = []
         frames = 0
@@ -282,6 +287,40 @@ class Harness:
             "server": server,
             "failed_sessions": len(failed),
             "failures": failed[:3],
+            "gc": pauses.figures(),
+        }
+
+
+class _GcPauses:
+    """A ``gc.callbacks`` entry: how many collections of each generation ran
+    in the window, and how long they stopped the loop (total and longest).
+
+    A collection stops every session at once, so one long pause shows in
+    every session's send latency: this says whether a level failed on the
+    collector rather than on the per-frame work.
+    """
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.counts = [0, 0, 0]
+        self.total = [0.0, 0.0, 0.0]
+        self.longest = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        took = time.perf_counter() - self.started
+        generation = info["generation"]
+        self.counts[generation] += 1
+        self.total[generation] += took
+        self.longest = max(self.longest, took)
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "collections": list(self.counts),
+            "pause_ms": [round(1000 * t, 3) for t in self.total],
+            "longest_ms": round(1000 * self.longest, 3),
         }
 
 

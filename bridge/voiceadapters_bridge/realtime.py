@@ -160,6 +160,7 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from voiceadapters.fields import base64_data
 from voiceadapters.format import AudioFormat
 from voiceadapters.frames import Frame
 from voiceadapters.turns import TurnFence, TurnMemory
@@ -623,7 +624,7 @@ class OpenAIRealtimeFront(Front):
         try:
             if not isinstance(audio, str):
                 raise ValueError
-            data = base64.b64decode(audio, validate=True)
+            data = base64_data(audio)
         except (binascii.Error, ValueError):
             raise _Problem("invalid_value", "Invalid 'audio': not valid base64.", "audio") from None
         if self._in_law == "pcm":

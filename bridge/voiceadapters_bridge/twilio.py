@@ -47,6 +47,7 @@ from voiceadapters.events import (
     Interruption,
     SessionEnded,
 )
+from voiceadapters.fields import base64_data
 from voiceadapters.format import AudioFormat
 from voiceadapters.frames import Frame
 
@@ -182,7 +183,7 @@ class TwilioFront(Front):
             self.malformed += 1
             return
         try:
-            ulaw = base64.b64decode(payload, validate=True)
+            ulaw = base64_data(payload)
         except (binascii.Error, ValueError):
             self.malformed += 1
             return

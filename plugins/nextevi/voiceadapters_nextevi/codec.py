@@ -181,7 +181,6 @@ Decisions where the protocol is silent or loose (§9):
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,7 +211,7 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
-from voiceadapters.fields import MalformedField, boolean, number, optional_string
+from voiceadapters.fields import MalformedField, base64_data, boolean, number, optional_string
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, Frame, OutFrame, WebSocketRequest
 from voiceadapters.turns import TurnFence
@@ -600,7 +599,7 @@ class NextEVICodec(Codec):
 
     def _audio(self, content: str, turn: _Turn) -> None:
         try:
-            raw = base64.b64decode(content, validate=True)
+            raw = base64_data(content)
         except (binascii.Error, ValueError):
             self._error(
                 "malformed_audio",

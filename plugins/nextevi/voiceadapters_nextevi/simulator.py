@@ -100,7 +100,6 @@ Scenarios
 
 from __future__ import annotations
 
-import base64
 import binascii
 import struct
 from collections import deque
@@ -110,6 +109,7 @@ from typing import Any, Literal
 
 from voiceadapters import wirejson
 from voiceadapters.audio import wav_bytes
+from voiceadapters.fields import base64_data
 from voiceadapters.format import AudioFormat
 from voiceadapters.handshake import CloseFrame, Frame, HttpResponse
 from voiceadapters.simulator.agent import (
@@ -456,7 +456,7 @@ class NextEVIConnection(AgentConnection):
             self.invalid.append("audio_input without a string 'audio'")
             return
         try:
-            pcm = base64.b64decode(audio, validate=True)
+            pcm = base64_data(audio)
         except (binascii.Error, ValueError):
             self.invalid.append("audio_input is not valid base64")
             return

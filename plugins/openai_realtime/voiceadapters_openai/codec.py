@@ -113,7 +113,7 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
-from voiceadapters.fields import MalformedField
+from voiceadapters.fields import MalformedField, base64_data
 from voiceadapters.handshake import Frame, WebSocketRequest
 from voiceadapters.secrets import Secret
 from voiceadapters.turns import TurnFence, TurnMemory
@@ -403,7 +403,7 @@ class RealtimeCodec(Codec):
         if response_id in self._fenced:
             return  # interrupted: its audio must not play
         try:
-            data = base64.b64decode(delta, validate=True)
+            data = base64_data(delta)
         except (binascii.Error, ValueError):
             self._error(
                 "malformed_audio",

@@ -93,6 +93,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceadapters.fields import base64_data
 from voiceadapters.handshake import CloseFrame, Frame, HttpResponse
 from voiceadapters.simulator.agent import (
     AGENT_SCENARIOS,
@@ -491,7 +492,7 @@ class RealtimeConnection(AgentConnection):
         try:
             if not isinstance(audio, str):
                 raise ValueError
-            data = base64.b64decode(audio, validate=True)
+            data = base64_data(audio)
         except (binascii.Error, ValueError):
             self._error("invalid_value", "Invalid 'audio': not valid base64.", about)
             return

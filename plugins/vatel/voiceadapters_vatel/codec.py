@@ -188,7 +188,7 @@ from voiceadapters.events import (
     UserSpeechStopped,
     UserTranscript,
 )
-from voiceadapters.fields import MalformedField, boolean, optional_string, string
+from voiceadapters.fields import MalformedField, base64_data, boolean, optional_string, string
 from voiceadapters.handshake import (
     CloseFrame,
     Frame,
@@ -483,7 +483,7 @@ class VatelCodec(Codec):
         if turn_id in self._fenced:
             return  # the user interrupted this turn: its audio must not play
         try:
-            pcm = base64.b64decode(audio, validate=True)
+            pcm = base64_data(audio)
         except ValueError:
             pcm = None
             self._error(

@@ -94,12 +94,12 @@ Scenarios
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from voiceadapters.fields import base64_data
 from voiceadapters.handshake import CloseFrame, Frame, HttpResponse
 from voiceadapters.simulator.agent import (
     AGENT_SCENARIOS,
@@ -486,7 +486,7 @@ class VatelConnection(AgentConnection):
             self._invalid("input_audio without a string 'audio'", 1007)
             return
         try:
-            pcm = base64.b64decode(audio, validate=True)
+            pcm = base64_data(audio)
         except ValueError:
             self._invalid("input_audio is not valid base64", 1007)
             return

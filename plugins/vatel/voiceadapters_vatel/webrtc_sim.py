@@ -36,6 +36,7 @@ import base64
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from voiceadapters.fields import base64_data
 from voiceadapters.handshake import CloseFrame
 from voiceadapters.simulator.base import DropConnection, decode_json
 
@@ -124,7 +125,7 @@ class VatelRoomAgent:
         data = message.get("data") if isinstance(message, dict) else None
         if kind == m.RESPONSE_AUDIO and isinstance(data, dict):
             try:
-                pcm = base64.b64decode(str(data.get("audio", "")), validate=True)
+                pcm = base64_data(str(data.get("audio", "")))
             except ValueError:
                 return
             room.play(pcm[: len(pcm) & ~1])
