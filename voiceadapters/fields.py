@@ -79,20 +79,23 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def base64_data(text: str) -> bytes:
-    """The bytes of ``text``, strict base64 (RFC 4648 §4: the standard
-    alphabet, ``=`` padding only at the end, nothing else — no whitespace);
-    anything else raises :class:`binascii.Error` (a ``ValueError``), as a
-    non-ASCII ``text`` raises ``ValueError``.
+if sys.version_info >= (3, 11):
 
-    For audio fields (every 20 ms of agent audio): on Python 3.11+ one C
-    call, ``binascii.a2b_base64(strict_mode=True)``, which accepts and
-    refuses exactly what ``base64.b64decode(validate=True)`` does (a test
-    compares them) without its Python wrapper and regular expression.
-    """
-    if _STRICT:
+    def base64_data(text: str) -> bytes:
+        """The bytes of ``text``, strict base64 (RFC 4648 §4: the standard
+        alphabet, ``=`` padding only at the end, nothing else — no whitespace);
+        anything else raises :class:`binascii.Error` (a ``ValueError``), as a
+        non-ASCII ``text`` raises ``ValueError``.
+
+        For audio fields (every 20 ms of agent audio): on Python 3.11+ one C
+        call, ``binascii.a2b_base64(strict_mode=True)``, which accepts and
+        refuses exactly what ``base64.b64decode(validate=True)`` does (a test
+        compares them) without its Python wrapper and regular expression.
+        """
         return binascii.a2b_base64(text, strict_mode=True)
-    return base64.b64decode(text, validate=True)
 
+else:  # pragma: no cover - Python 3.10
 
-_STRICT = sys.version_info >= (3, 11)
+    def base64_data(text: str) -> bytes:
+        """The bytes of ``text``, strict base64 (the same contract as on 3.11+)."""
+        return base64.b64decode(text, validate=True)
