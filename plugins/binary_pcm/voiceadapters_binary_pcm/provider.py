@@ -103,7 +103,8 @@ class BinaryPcmOptions(BaseModel):
     before ``connected``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     timeout: float = Field(default=10.0, gt=0)
     preconnect_buffer_seconds: float = Field(default=5.0, ge=0, le=600)

@@ -115,7 +115,8 @@ class DeepgramFunction(BaseModel):
     """A client-side function the agent may call (``agent.think.functions[]``
     without an ``endpoint``, [SDK] ``ThinkSettingsV1FunctionsItem``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -150,7 +151,8 @@ class DeepgramOptions(BaseModel):
       ``SettingsApplied`` (the docs: settings before any audio).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     auth: Literal["key", "grant"] = "key"
     grant_host: str | None = None

@@ -55,7 +55,8 @@ SCENARIOS = ("echo", "server_shutdown")
 class ExampleOptions(BaseModel):
     """Options of an ``example://`` config string: ``example://?voice=macaw``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     voice: str = "polly"
     """Which parrot answers; sent as the ``voice`` query parameter."""

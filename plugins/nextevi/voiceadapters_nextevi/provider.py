@@ -132,7 +132,8 @@ class NextEVIOptions(BaseModel):
       handshake.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     config_id: str = Field(min_length=1)
     project_id: str | None = Field(default=None, min_length=1)

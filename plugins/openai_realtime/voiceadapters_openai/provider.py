@@ -116,7 +116,8 @@ class OpenAIRealtimeOptions(BaseModel):
     left out of ``session.update``, so the server's defaults apply.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     model: str = "gpt-realtime"
     """``?model=`` of the WebSocket URL (OpenAI, compatible servers)."""

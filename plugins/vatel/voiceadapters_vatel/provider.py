@@ -94,7 +94,8 @@ class VatelOptions(BaseModel):
     handshake each (the PY SDK opens with 10 s).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The schema is built on first use (connect), not when get_provider() imports this.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     agent_id: str = Field(min_length=1)
     version_id: str | None = None
