@@ -315,3 +315,27 @@ def test_the_focused_run_prints_both_sides(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [["idle", "floor"], ["idle", "framework"]] * 2
     assert "median cpu" in lines[2] and "median cpu" in lines[3]
+
+
+def test_density_searches_run_floor_framework_framework_floor_and_the_better_counts() -> None:
+    """Two rounds (the full plan's): the second in the reverse order, so a
+    steady drift of the host cancels; each side's better search is the figure."""
+    from dataclasses import replace
+
+    from voiceadapters import get_provider
+    from voiceadapters_bench.runner import QUICK, _Run
+
+    lines: list[str] = []
+    run = _Run(replace(QUICK, density_rounds=2), lines.append)
+    provider = get_provider("example")
+    profile = load_profile(provider.name)
+    assert not isinstance(profile, str)
+    run.provider(provider, profile)
+    searches = [line.split(": ", 1)[1].split()[0] for line in lines if "density" in line]
+    assert searches == ["floor", "framework", "framework", "floor"]
+    (density,) = [f for f in run.figures if f.name == "density"]
+    for side in ("floor", "framework"):
+        detail = density.detail[side]
+        assert len(detail["searches"]) == 2
+        assert detail["sessions"] == max(detail["searches"])
+    assert density.value == density.detail["framework"]["sessions"]
