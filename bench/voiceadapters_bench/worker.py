@@ -301,7 +301,7 @@ class _GcPauses:
     """
 
     def __init__(self) -> None:
-        self.started = 0.0
+        self.started: float | None = None
         self.counts = [0, 0, 0]
         self.total = [0.0, 0.0, 0.0]
         self.longest = 0.0
@@ -310,7 +310,10 @@ class _GcPauses:
         if phase == "start":
             self.started = time.perf_counter()
             return
+        if self.started is None:
+            return  # the collection began before the window did
         took = time.perf_counter() - self.started
+        self.started = None
         generation = info["generation"]
         self.counts[generation] += 1
         self.total[generation] += took
