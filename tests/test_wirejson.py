@@ -144,7 +144,7 @@ _JSON_VALUES = st.recursive(
 @given(_JSON_VALUES, st.booleans())
 def test_escaped_and_raw_encodings_of_a_value_decode_alike(value: object, ascii_only: bool) -> None:
     # The plain-frame shortcut (no non-ASCII, no backslash) must answer as
-    # the full walk does: a surrogate written raw or as a \\u escape is found.
+    # the full walk does: a surrogate written raw or as a backslash-u escape is found.
     text = json.dumps(value, ensure_ascii=ascii_only)
     decoded, replaced = decode(text)
     plain = json.dumps(json.loads(text), ensure_ascii=False)  # an escaped pair joins here

@@ -14,6 +14,10 @@ own way and still checks them the same way.
 :func:`number` never raises: a score or a confidence that is not a finite
 number in range is treated as absent, and a 400-digit integer (which
 ``float()`` cannot convert) is absent too rather than an ``OverflowError``.
+
+:func:`base64_data` decodes an audio field; what is not strict base64
+raises ``ValueError`` (``binascii.Error``), which a codec reports as
+``malformed_audio`` and skips the chunk.
 """
 
 from __future__ import annotations
