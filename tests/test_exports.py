@@ -132,7 +132,13 @@ EXPECTED: dict[str, list[str]] = {
         "parse_config",
         "resolve_config",
     ],
-    "voiceadapters.codec": ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"],
+    "voiceadapters.codec": [
+        "AudioSink",
+        "Codec",
+        "CodecFacts",
+        "HandshakeStep",
+        "default_close_reason",
+    ],
     "voiceadapters.handshake": [
         "CloseFrame",
         "DEFAULT_FIRST_MESSAGE_TIMEOUT",

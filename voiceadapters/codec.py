@@ -39,9 +39,17 @@ unmapped input ``unknown_message``. Only the caller's misuse raises (a command
 after the end, a command the provider lacks).
 
 Subclasses implement ``_on_frame``, ``_on_command`` and the handshake methods,
-and use the ``_emit``/``_send``/``_end`` helpers (``_send`` queues a frame for
-the wire; it is output, where :meth:`Codec.handle_command` is input). The helpers keep the end of a
-session exactly-once: ``session_ended`` is always the last event.
+and use the ``_emit``/``_emit_audio``/``_send``/``_end`` helpers (``_send``
+queues a frame for the wire; it is output, where :meth:`Codec.handle_command`
+is input). The helpers keep the end of a session exactly-once:
+``session_ended`` is always the last event.
+
+Agent audio goes out through ``_emit_audio(pcm, format, turn_id)``: an
+``agent_audio`` event, or, where the host installed :attr:`Codec.audio_sink`,
+the same audio handed straight to it, in order, with no event built (the
+session does so on the connection the application hears: one event per
+20 ms message fewer). A codec that emits ``AgentAudio`` events itself is
+still right, only slower.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from __future__ import annotations
 import json
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import wirejson
@@ -62,9 +71,12 @@ from .frames import CloseFrame, Frame, OutFrame
 from .handshake import HttpRequest, HttpResponse, MediaRequest, WebSocketRequest
 from .reconnect import RETRYABLE_CLOSE_CODES
 
-__all__ = ["Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
+__all__ = ["AudioSink", "Codec", "CodecFacts", "HandshakeStep", "default_close_reason"]
 
 HandshakeStep = HttpRequest | WebSocketRequest | MediaRequest | None
+
+#: :attr:`Codec.audio_sink`: ``sink(pcm, format, turn_id)``.
+AudioSink = Callable[[bytes, AudioFormat, "str | None"], None]
 
 #: Longest ``provider_error.code`` kept (a peer may put anything there).
 _CODE_LIMIT = 100
@@ -141,6 +153,15 @@ class Codec(ABC):
             self.wire_output = provider.wire_output
         self._out: list[OutFrame] = []
         self._events: list[Event] = []
+        #: Where :meth:`_emit_audio` hands agent audio without building an
+        #: event: ``sink(pcm, format, turn_id)``, called during an input,
+        #: only while :meth:`events_received` would return nothing. ``None``
+        #: (the default): agent audio is an ``agent_audio`` event like any
+        #: other. Set by the codec's host — the session sets it on the
+        #: connection whose events go straight to the application, and the
+        #: sink runs the same per-message work an ``agent_audio`` event gets
+        #: there, one event fewer per message (docs/benchmarks.md).
+        self.audio_sink: AudioSink | None = None
         self._ended = False
         # How the session ended, for `resumable`: while receive_closed runs,
         # and whether the end came from it (not from a provider message).
@@ -369,7 +390,7 @@ class Codec(ABC):
     def _on_track_audio(self, pcm: bytes) -> None:
         """Track audio arrived (see :meth:`receive_track_audio`)."""
         if pcm:
-            self._emit(AgentAudio.new(pcm, self.wire_output))
+            self._emit_audio(pcm, self.wire_output)
 
     def _on_played(self, report: ReportPlayed) -> None:  # noqa: B027
         """The application reports how much agent audio of a turn it has
@@ -396,6 +417,28 @@ class Codec(ABC):
     def _emit(self, event: Event) -> None:
         if not self._ended:
             self._events.append(event)
+
+    def _emit_audio(self, pcm: bytes, format: AudioFormat, turn_id: str | None = None) -> None:
+        """Emit agent audio: ``_emit(AgentAudio.new(pcm, format, turn_id))``,
+        or, when the host installed an :attr:`audio_sink` and no event is
+        waiting to be drained before this audio, ``audio_sink(pcm, format,
+        turn_id)`` with no event built. Codecs use it for every message of
+        agent audio; either way the host sees the audio in order."""
+        if self._ended:
+            return
+        sink = self.audio_sink
+        if (
+            sink is not None
+            and not self._events
+            # What AgentAudio.new would take unvalidated: anything else
+            # (a bytearray, a wrong type) gets the event and its validation.
+            and type(pcm) is bytes
+            and type(format) is AudioFormat
+            and (turn_id is None or type(turn_id) is str)
+        ):
+            sink(pcm, format, turn_id)
+        else:
+            self._events.append(AgentAudio.new(pcm, format, turn_id))
 
     def _send(self, frame: OutFrame) -> None:
         if self._close_sent:

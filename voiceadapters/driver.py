@@ -283,9 +283,8 @@ class Driver:
         try:
             try:
                 codec.receive_frame(frame)
-                events = codec.events_received()
-                if events:
-                    self.on_events(events)
+                if codec._events:  # none when agent audio went to the codec's audio_sink
+                    self.on_events(codec.events_received())
             except Exception as exc:  # a bug in a codec must not hang the application
                 # (nor escape into the socket's data_received, which would drop
                 # the connection with nothing said about why)

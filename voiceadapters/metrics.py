@@ -254,12 +254,12 @@ class _Turn:
         "turn_id",
     )
 
-    def __init__(self, event: AgentAudio, at: float) -> None:
-        self.turn_id = event.turn_id
+    def __init__(self, turn_id: str | None, fmt: AudioFormat, at: float) -> None:
+        self.turn_id = turn_id
         self.first_audio = at
         self.last_audio = at
         self.end: float | None = None
-        self.format: AudioFormat = event.format
+        self.format = fmt
         self.audio_bytes = 0
         self.speech_ended: float | None = None
         self.end_of_speech: EndOfSpeech | None = None
@@ -362,19 +362,25 @@ class MetricsRecorder:
         """The codec's events, in order, before the session's pipeline."""
         for event in events:
             if type(event) is AgentAudio:  # the hot path
-                at = event.received.monotonic
-                turn = self._turn
-                if (
-                    self._new_turn
-                    or turn is None
-                    or event.turn_id != turn.turn_id
-                    or (event.turn_id is None and at - self._last_rx > TURN_GAP)
-                ):
-                    turn = self._start_turn(event, at)
-                turn.audio_bytes += len(event.pcm)
-                turn.last_audio = self._last_rx = at
+                self.on_audio(event.turn_id, event.format, len(event.pcm), event.received.monotonic)
                 continue
             self._other(event)
+
+    def on_audio(self, turn_id: str | None, fmt: AudioFormat, nbytes: int, at: float) -> None:
+        """``nbytes`` of the codec's agent audio of ``turn_id`` in ``fmt``,
+        received at ``at`` (monotonic): an ``agent_audio`` event, or the same
+        audio handed over without one (:attr:`Codec.audio_sink
+        <voiceadapters.codec.Codec.audio_sink>`)."""
+        turn = self._turn
+        if (
+            self._new_turn
+            or turn is None
+            or turn_id != turn.turn_id
+            or (turn_id is None and at - self._last_rx > TURN_GAP)
+        ):
+            turn = self._start_turn(turn_id, fmt, at)
+        turn.audio_bytes += nbytes
+        turn.last_audio = self._last_rx = at
 
     def _other(self, event: Event) -> None:
         at = event.received.monotonic
@@ -420,9 +426,9 @@ class MetricsRecorder:
         if turn is not None and (turn.turn_id is None or event.turn_id == turn.turn_id):
             turn.last_read_after_interruption = time.monotonic()
 
-    def _start_turn(self, event: AgentAudio, at: float) -> _Turn:
+    def _start_turn(self, turn_id: str | None, fmt: AudioFormat, at: float) -> _Turn:
         self._end_turn(None)
-        turn = _Turn(event, at)
+        turn = _Turn(turn_id, fmt, at)
         if self._speech_stopped is not None:
             turn.speech_ended = self._speech_stopped
             turn.end_of_speech = "user_speech_stopped"

@@ -27,6 +27,9 @@ from .format import AudioFormat
 
 __all__ = ["AudioPipeline"]
 
+#: Where the flushes append: process()'s events, or audio()'s agent_audio only.
+_Out = list[Event] | list[AgentAudio]
+
 
 class AudioPipeline:
     """Application ⇄ wire audio and event post-processing for one session."""
@@ -127,6 +130,37 @@ class AudioPipeline:
                 out.append(event)
         return out
 
+    def audio(self, pcm: bytes, fmt: AudioFormat, turn_id: str | None) -> list[AgentAudio]:
+        """The codec's agent audio handed over without an event
+        (:attr:`Codec.audio_sink <voiceadapters.codec.Codec.audio_sink>`):
+        what :meth:`process` returns for ``[AgentAudio(pcm, fmt, turn_id)]``,
+        but the ``agent_audio`` events it returns are always new ones."""
+        if turn_id is not None and turn_id in self._fenced:
+            self.fenced_audio_events += 1
+            return []
+        self._pass_format = None
+        out: list[AgentAudio] = []
+        if turn_id != self._turn_id:
+            self._flush(out)
+            self._turn_id = turn_id
+        conv = self._out
+        if conv is None or (conv.src is not fmt and conv.src != fmt):
+            self._flush(out)
+            conv = self._out = StreamConverter(fmt, self.output_format)
+        pcm = conv.convert(pcm)
+        self.pending_output = True
+        # _emit(pcm, out, final=False) inlined: this runs for every message
+        # of agent audio.
+        if pcm:
+            fmt = self.output_format
+            frames = self._frames
+            if frames is None:
+                out.append(AgentAudio.new(pcm, fmt, turn_id))
+            else:
+                for chunk in frames.push(pcm):
+                    out.append(AgentAudio.new(chunk, fmt, turn_id))
+        return out
+
     def _push(self, event: AgentAudio, out: list[Event]) -> None:
         if event.turn_id != self._turn_id:
             self._flush(out)
@@ -169,7 +203,7 @@ class AudioPipeline:
         self._flush(out)
         return out
 
-    def _flush(self, out: list[Event]) -> None:
+    def _flush(self, out: _Out) -> None:
         tail = self._out.flush() if self._out is not None else b""
         self._emit(tail, out, final=True)
         self.pending_output = False
@@ -182,7 +216,7 @@ class AudioPipeline:
         if self._frames is not None:
             self._frames.flush(pad=False)
 
-    def _emit(self, pcm: bytes, out: list[Event], *, final: bool) -> None:
+    def _emit(self, pcm: bytes, out: _Out, *, final: bool) -> None:
         fmt, turn = self.output_format, self._turn_id
         if self._frames is None:
             if pcm:

@@ -63,6 +63,7 @@ from .errors import (
     WebSocketRejected,
 )
 from .events import (
+    _RECEIVING,
     AgentAudio,
     Event,
     Interruption,
@@ -173,9 +174,13 @@ class _Link:
 
     def _direct(self) -> None:
         """A live link with no observer hands the driver the session's own
-        handler: one call less per received message than :meth:`on_events`."""
+        handler, one call less per received message than :meth:`on_events`,
+        and the codec the session's audio sink, so that agent audio reaches
+        the pipeline with no event built for it (an observer, a cassette
+        recorder, records every codec event, agent audio included)."""
         if self.session._observer is None:
             self.driver.on_events = self.session._on_events
+            self.driver.codec.audio_sink = self.session._on_audio
 
     def on_events(self, events: list[Event]) -> None:
         observer = self.session._observer
@@ -197,6 +202,7 @@ class _Link:
         self.live = False
         self.backlog = None
         self.driver.on_events = self.on_events  # a replaced link's last words are dropped
+        self.driver.codec.audio_sink = None
 
 
 class Session:
@@ -676,6 +682,38 @@ class Session:
             return
         self._enqueue(self._pipeline.process(events))
         if self._pipeline.pending_output and (self._flush_tails or self._rollover is not None):
+            self._last_audio = self._loop.time()
+            if self._flush_tails and self._tail_timer is None:
+                self._arm_tail_flush(TAIL_FLUSH_GAP)
+
+    def _on_audio(self, pcm: bytes, fmt: AudioFormat, turn_id: str | None) -> None:
+        """The live codec's agent audio, handed over without an event
+        (:attr:`Codec.audio_sink <voiceadapters.codec.Codec.audio_sink>`):
+        what :meth:`_on_events` does for ``[AgentAudio(pcm, fmt, turn_id)]``."""
+        stamp = _RECEIVING.stamp  # _received_default(), inlined: once per message
+        at = stamp.monotonic if stamp is not None else time.monotonic()
+        self._metrics.on_audio(turn_id, fmt, len(pcm), at)
+        pipeline = self._pipeline
+        events = pipeline.audio(pcm, fmt, turn_id)
+        if events:
+            # _enqueue(events) for a list of agent_audio only, inlined.
+            queue, stats = self._queue, self.stats
+            for event in events:
+                queue.append(event)
+                queued = self._queued_audio_bytes = self._queued_audio_bytes + len(event.pcm)
+                if queued > self._max_audio_bytes:
+                    self._drop_oldest_audio()
+                    queued = self._queued_audio_bytes
+                if queued > stats.max_queued_audio_bytes:
+                    stats.max_queued_audio_bytes = queued
+            if self._waiters:
+                for waiter in self._waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._waiters.clear()
+        else:  # the resampler is filling, or the turn was interrupted
+            self.stats.fenced_audio_events = pipeline.fenced_audio_events + self._purged
+        if pipeline.pending_output and (self._flush_tails or self._rollover is not None):
             self._last_audio = self._loop.time()
             if self._flush_tails and self._tail_timer is None:
                 self._arm_tail_flush(TAIL_FLUSH_GAP)

@@ -169,7 +169,9 @@ class CodecPair:
                         self.codec.receive_closed(None, "")
                     else:
                         self.codec.receive_frame(out)
-            self._collect_events()
+                    # Drained after every input, as the codec contract asks
+                    # and the driver does (Codec.audio_sink relies on it).
+                    self._collect_events()
             if not moved:
                 return
 

@@ -159,7 +159,7 @@ from voiceadapters.errors import (
     TokenRequestError,
     UnsupportedCommandError,
 )
-from voiceadapters.events import AgentAudio, AgentReady, EndReason, SessionStarted
+from voiceadapters.events import AgentReady, EndReason, SessionStarted
 from voiceadapters.handshake import (
     CloseFrame,
     Frame,
@@ -426,7 +426,7 @@ class BinaryPcmCodec(Codec):
             )
             frame = frame[:-1]
         if frame:
-            self._emit(AgentAudio.new(frame, WIRE_FORMAT))
+            self._emit_audio(frame, WIRE_FORMAT)
 
     def _on_connected(self, message: dict[str, Any]) -> None:
         if self._connected:

@@ -106,7 +106,6 @@ from voiceadapters.errors import (
     UnsupportedCommandError,
 )
 from voiceadapters.events import (
-    AgentAudio,
     AgentAudioDone,
     AgentReady,
     AgentText,
@@ -444,7 +443,7 @@ class DeepgramCodec(Codec):
         if not pcm:
             return
         turn = self._turn or self._open_turn()
-        self._emit(AgentAudio.new(pcm, OUTPUT_FORMAT, turn))
+        self._emit_audio(pcm, OUTPUT_FORMAT, turn)
 
     def _on_function_call_request(self, message: dict[str, Any]) -> None:
         functions = message.get("functions")

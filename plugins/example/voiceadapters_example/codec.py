@@ -39,7 +39,6 @@ from voiceadapters.codec import Codec
 from voiceadapters.commands import Command, SendAudio
 from voiceadapters.config import ProviderConfig
 from voiceadapters.events import (
-    AgentAudio,
     AgentAudioDone,
     EndReason,
     ProviderError,
@@ -138,7 +137,7 @@ class ExampleCodec(Codec):
             )
             pcm = pcm[:-1]
         if pcm:
-            self._emit(AgentAudio.new(pcm, WIRE_FORMAT, self._turn))
+            self._emit_audio(pcm, WIRE_FORMAT, self._turn)
 
     # -- commands from the application -------------------------------------------
 

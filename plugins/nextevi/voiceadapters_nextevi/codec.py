@@ -200,7 +200,6 @@ from voiceadapters.commands import (
 from voiceadapters.config import ProviderConfig
 from voiceadapters.errors import AudioFormatError, UnsupportedCommandError
 from voiceadapters.events import (
-    AgentAudio,
     AgentAudioDone,
     AgentText,
     Emotion,
@@ -625,7 +624,7 @@ class NextEVICodec(Codec):
             )
             raw = raw[:whole]
         if raw:
-            self._emit(AgentAudio.new(raw, fmt, turn.id))
+            self._emit_audio(raw, fmt, turn.id)
 
     def _on_emotion_update(self, message: dict[str, Any]) -> None:
         value = m.get_field(message, "top_emotions")

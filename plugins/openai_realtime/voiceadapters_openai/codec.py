@@ -102,7 +102,6 @@ from voiceadapters.commands import (
 from voiceadapters.config import ProviderConfig
 from voiceadapters.errors import ConfigError, UnsupportedCommandError
 from voiceadapters.events import (
-    AgentAudio,
     AgentAudioDone,
     AgentText,
     Interruption,
@@ -433,7 +432,7 @@ class RealtimeCodec(Codec):
         )
         item.samples += len(pcm) // 2
         self._last_audio = item
-        self._emit(AgentAudio.new(pcm, self.wire_output, response_id))
+        self._emit_audio(pcm, self.wire_output, response_id)
 
     def _on_text_delta(self, message: dict[str, Any]) -> None:
         response_id = _string(message, "response_id")

@@ -177,7 +177,6 @@ from voiceadapters.errors import (
     UnsupportedCommandError,
 )
 from voiceadapters.events import (
-    AgentAudio,
     AgentAudioDone,
     AgentText,
     EndReason,
@@ -500,7 +499,7 @@ class VatelCodec(Codec):
                 )
                 pcm = pcm[:-1]
             if pcm:
-                self._emit(AgentAudio.new(pcm, WIRE_FORMAT, turn_id))
+                self._emit_audio(pcm, WIRE_FORMAT, turn_id)
         if is_final:
             if self._audio_turn == turn_id:
                 self._audio_turn = None
@@ -613,7 +612,7 @@ class VatelCodec(Codec):
         else:
             self._track_quiet += len(samples)
         if not self._track_fenced:
-            self._emit(AgentAudio.new(pcm, WIRE_FORMAT, self._track_turn))
+            self._emit_audio(pcm, WIRE_FORMAT, self._track_turn)
         if self._track_quiet >= TRACK_HANGOVER * WIRE_FORMAT.sample_rate:
             self._track_speaking = False
             self._track_quiet = 0
