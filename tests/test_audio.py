@@ -134,6 +134,22 @@ def test_sample_count_is_conserved_after_flush(src: int, dst: int, n_frames: int
     assert abs(out_frames - n_frames * dst / src) <= 1
 
 
+def test_overshoot_past_full_scale_saturates_instead_of_wrapping() -> None:
+    # A full-scale square wave rings past +-32767 once filtered: the output
+    # must clip there (np.clip of the rounded float path, bit for bit), not
+    # wrap around to the other sign as a bare int16 cast would.
+    src, dst = AudioFormat(16000), AudioFormat(24000)
+    square = np.where(np.arange(16000) // 40 % 2, 32767, -32768).astype("<i2")
+    pcm = square.tobytes()
+    frames = [pcm[i : i + 640] for i in range(0, len(pcm), 640)]
+    out = run(StreamConverter(src, dst, phase="linear"), frames)
+    expected = soxr.resample(square.astype(np.float32), 16000, 24000)
+    assert np.abs(expected).max() > 32768, "the filter overshoots"
+    assert out == rint_i16(expected)
+    samples = np.frombuffer(out, "<i2")
+    assert samples.max() == 32767 and samples.min() == -32768
+
+
 def test_chunked_output_is_bit_identical_to_one_shot() -> None:
     # Not just within 1 LSB: because soxr runs in float32 and we round ourselves,
     # 20 ms chunking reproduces the one-shot conversion exactly.

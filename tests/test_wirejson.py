@@ -50,6 +50,13 @@ def test_nesting_is_allowed_to_max_depth_and_refused_one_level_deeper() -> None:
         decode('{"a":' * 900 + "1" + "}" * 900)  # decodes, but nothing could render it
 
 
+def test_many_shallow_containers_are_not_depth() -> None:
+    # More brackets than MAX_DEPTH (the count that lets a plain frame skip
+    # the walk), nested two deep: walked, and accepted.
+    value = {"items": [[i] for i in range(3 * MAX_DEPTH)]}
+    assert decode(json.dumps(value)) == (value, 0)
+
+
 def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     text = json.dumps({"text": "[" * 500})
     assert decode(text) == ({"text": "[" * 500}, 0)
