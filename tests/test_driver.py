@@ -50,7 +50,9 @@ from voiceadapters.handshake import (
     WebSocketRequest,
 )
 from voiceadapters.simulator.base import SimRequest, Simulator, SimulatorConnection, json_response
+from voiceadapters.simulator.server import SimulatorServer
 from voiceadapters.transports.memory import MemoryTransport
+from voiceadapters.transports.network import NetworkTransport
 
 TIMEOUT = 10.0
 BASE = "ws://driver.test"
@@ -69,8 +71,9 @@ class ProbeCodec(Codec):
     """Client side of the protocol (see the module docstring); it keeps a log
     of what it queued and when it was told the time."""
 
-    def __init__(self) -> None:
+    def __init__(self, http: str = "http://driver.test", ws: str = BASE) -> None:
         super().__init__(ProbeFacts())
+        self.http, self.ws = http, ws
         self.token: str | None = None
         self.opened = False
         self.queued: list[OutFrame] = []  # every frame, in the order it was queued
@@ -82,10 +85,10 @@ class ProbeCodec(Codec):
 
     def handshake_step(self) -> HttpRequest | WebSocketRequest | None:
         if self.token is None:
-            return HttpRequest(method="POST", url="http://driver.test/token")
+            return HttpRequest(method="POST", url=f"{self.http}/token")
         if self.opened:
             return None
-        return WebSocketRequest(url=f"{BASE}/ws", query=(("token", self.token),))
+        return WebSocketRequest(url=f"{self.ws}/ws", query=(("token", self.token),))
 
     def receive_http_response(self, response: HttpResponse) -> None:
         self.token = response.json()["token"]
@@ -186,6 +189,9 @@ class ProbeSimulator(Simulator):
             return json_response(200, {"token": "t-1"})
         return json_response(404, {"error": "not found"})
 
+    def websocket_paths(self) -> tuple[str, ...]:
+        return ("/ws",)
+
     def open_websocket(self, request: SimRequest, now: float) -> ProbeConnection | HttpResponse:
         if request.query.get("token") != "t-1":
             return json_response(401, {"error": "bad token"})
@@ -251,6 +257,33 @@ async def test_frames_go_out_in_the_codecs_order() -> None:
         i for i, m in enumerate(server.received_messages) if isinstance(m, dict) and "part" in m
     ]
     assert parts == list(range(parts[0], parts[0] + 4)), "one command's frames stay together"
+
+
+@pytest.mark.network
+async def test_audio_sent_without_waiting_keeps_its_place_among_queued_frames() -> None:
+    """Over a real socket, microphone audio goes out through
+    ``Connection.send_nowait`` unless frames wait in the outbox: here each
+    ping's echo makes the codec queue an ack from a received message (sent
+    by a task of its own) while audio and more pings keep coming. The server
+    gets every frame, in the order the codec queued them."""
+    simulator = ProbeSimulator()
+    async with SimulatorServer(simulator) as server:
+        base = f"127.0.0.1:{server.port}"
+        codec, events = ProbeCodec(f"http://{base}", f"ws://{base}"), []
+        driver = Driver(codec, NetworkTransport(), events.extend)
+        await asyncio.wait_for(driver.open(), TIMEOUT)
+        for i in range(30):
+            # Let echoes arrive mid-stream: after two loop turns an ack that
+            # a received echo queued is still in the outbox when audio comes.
+            for _ in range(i % 3):
+                await asyncio.sleep(0)
+            await driver.send_audio(i.to_bytes(2, "little") * 160)
+            await driver.command(SendText(text=f"ping:{i}"))
+        connection = simulator.connections[0]
+        await until(lambda: len(connection.received_messages) == len(codec.queued) == 90)
+        assert connection.received_messages == sent_by(codec)
+        assert driver.unsent_frames == 0
+        await driver.abort()
 
 
 async def test_events_are_handed_on_in_the_codecs_order() -> None:

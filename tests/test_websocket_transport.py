@@ -283,6 +283,59 @@ async def test_send_waits_while_the_peer_does_not_read() -> None:
     assert blocked, "send() never waited: writes would pile up in memory without bound"
 
 
+async def test_send_nowait_sends_text_and_binary_in_order_with_send() -> None:
+    got: list[object] = []
+    done = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            got.append(msg.data)
+            if len(got) == 4:
+                done.set()
+        return ws
+
+    async with server(handler) as url:
+        conn = await connect(url)
+        assert conn.send_nowait("one")
+        await conn.send(b"\x02")
+        assert conn.send_nowait(b"\x03\x03")
+        assert conn.send_nowait("four ✓")
+        await asyncio.wait_for(done.wait(), 5)
+        await conn.close()
+    assert got == ["one", b"\x02", b"\x03\x03", "four ✓"]
+
+
+async def test_send_nowait_declines_while_the_peer_does_not_read_and_once_closed() -> None:
+    """Paused for flow control, it sends nothing and says so (the driver then
+    awaits send(), which waits); after the close, too (send() raises)."""
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await release.wait()  # read nothing: the socket buffers fill up
+        return ws
+
+    async with server(handler) as url:
+        conn = await connect(url)
+        chunk = bytes(1 << 20)
+        declined = False
+        for _ in range(64):  # far more than the kernel's and asyncio's buffers
+            if not conn.send_nowait(chunk):
+                declined = True
+                break
+            await asyncio.sleep(0)
+        release.set()
+        await conn.abort()
+        await asyncio.sleep(0.05)
+        assert not conn.send_nowait(b"after the end")
+        with pytest.raises(TransportClosed):
+            await conn.send(b"after the end")
+    assert declined, "send_nowait() kept writing into a socket that does not drain"
+
+
 async def test_a_refused_upgrade_is_websocket_rejected_with_the_body() -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"error": "bad token"}, status=403)

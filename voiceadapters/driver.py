@@ -255,17 +255,45 @@ class Driver:
         """:meth:`command` for microphone audio: ``codec.handle_audio(pcm)``
         (a ``SendAudio`` without building one), then send what it produced.
         Raises what ``codec.handle_audio`` raises."""
+        if not self.send_audio_nowait(pcm):
+            await self._send_outbox()
+
+    def send_audio_nowait(self, pcm: bytes) -> bool:
+        """:meth:`send_audio` as far as it goes without waiting: the codec's
+        frames for ``pcm`` are sent at once if the connection takes them so
+        (:meth:`Connection.send_nowait
+        <voiceadapters.transports.base.Connection.send_nowait>`) and no
+        frame is ahead of them in the outbox. ``False`` when some are left in
+        the outbox: then ``await`` :meth:`send_outbox`, which sends them in
+        order (or counts them unsent). The session's path for every 20 ms of
+        microphone audio: no coroutine while the socket keeps up."""
         codec = self.codec
         codec.handle_audio(pcm)
         if codec._events:  # rare (an error event): _drain_events, as command() does
             self._drain_events()
-        frames = codec.frames_to_send()
-        if frames:
-            self._outbox.extend(frames)
-            await self._send_outbox()
+        done = True
+        if codec._out:  # none while a codec gathers audio into larger messages
+            frames = codec.frames_to_send()
+            conn = self._conn
+            if self._outbox or self._sending or conn is None:
+                self._outbox.extend(frames)  # behind what is queued, in order
+                done = False
+            else:
+                for i, frame in enumerate(frames):
+                    # Only messages: a close or track audio takes send_outbox().
+                    kind = type(frame)
+                    if (kind is not bytes and kind is not str) or not conn.send_nowait(frame):  # type: ignore[arg-type]
+                        self._outbox.extend(frames[i:])
+                        done = False
+                        break
         deadline = None if codec._ended else codec.get_timer()
         if deadline != self._timer_at:
             self._arm_timer()
+        return done
+
+    async def send_outbox(self) -> None:
+        """Send what :meth:`send_audio_nowait` left in the outbox."""
+        await self._send_outbox()
 
     def frame_received(self, frame: Frame) -> None:
         """A message from the provider (the connection's push, or the reader task)."""

@@ -303,11 +303,14 @@ class AgentAudio(_Event):
             and (turn_id is None or type(turn_id) is str)
         ):
             event = _new_object(cls)
+            stamp = _RECEIVING.stamp  # _received_default(), inlined: once per 20 ms frame
             _set(
                 event,
                 "__dict__",
                 {
-                    "received": _received_default(),
+                    "received": stamp
+                    if stamp is not None
+                    else _new(Received, (time.monotonic(), time.time())),
                     "type": "agent_audio",
                     "pcm": pcm,
                     "format": format,

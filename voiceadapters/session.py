@@ -416,7 +416,8 @@ class Session:
         if self._reconnecting is not None:
             self._hold(wire)
             return
-        await driver.send_audio(wire)
+        if not driver.send_audio_nowait(wire):  # the socket is behind, or a frame is queued
+            await driver.send_outbox()
 
     async def send_tool_result(self, call_id: str, output: Any) -> None:
         """Answer ``tool_call`` ``call_id``; a non-str ``output`` is JSON-encoded."""
@@ -939,12 +940,23 @@ class _Events:
                 finally:
                     if waiter in waiters:  # not woken: cancelled
                         waiters.remove(waiter)
-        event = session._pop()
-        if event is None or isinstance(event, SessionEnded):
+        queue = session._queue  # read after the wait: a purge replaces the deque
+        event = queue[0] if queue else None
+        if type(event) is AgentAudio:
+            # _pop() inlined for the event of nearly every call.
+            queue.popleft()
+            n = len(event.pcm)
+            session._queued_audio_bytes -= n
+            session.stats.audio_bytes_received += n
+            if session._metrics.watching is not None:  # after an interruption
+                session._metrics.audio_read(event)
+            return event
+        popped = session._pop()
+        if popped is None or isinstance(popped, SessionEnded):
             self._done = True
-            if event is None:
+            if popped is None:
                 raise StopAsyncIteration
-        return event
+        return popped
 
 
 def _policy(value: bool | ReconnectPolicy | None, config: ProviderConfig) -> ReconnectPolicy:

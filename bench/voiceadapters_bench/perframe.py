@@ -44,9 +44,10 @@ __all__ = ["measure_paths"]
 
 
 class _PushConnection(Connection):
-    """Sends go nowhere; what the harness puts in is pushed to the driver at
-    once, as :class:`~voiceadapters.transports.websocket.SansIOWebSocket`
-    pushes from ``data_received``."""
+    """Sends go nowhere (without waiting, as
+    :class:`~voiceadapters.transports.websocket.SansIOWebSocket`'s do while
+    the socket keeps up); what the harness puts in is pushed to the driver at
+    once, as that connection pushes from ``data_received``."""
 
     def __init__(self) -> None:
         self._receiver: Receiver | None = None
@@ -67,6 +68,9 @@ class _PushConnection(Connection):
 
     async def send(self, frame: Frame) -> None:
         return None
+
+    def send_nowait(self, frame: Frame) -> bool:
+        return True  # as SansIOWebSocket's, while the socket keeps up
 
     async def recv(self) -> Frame:
         raise RuntimeError("this connection pushes")

@@ -235,6 +235,18 @@ class SansIOWebSocket(Connection, asyncio.Protocol):
             self._drain_waiters.append(waiter)
             await waiter
 
+    def send_nowait(self, frame: Frame) -> bool:
+        # send() without the coroutine; paused (the write buffer is above
+        # its high-water mark), closing or closed, send() decides instead.
+        if self._paused or self._closed is not None or self._protocol.state is not State.OPEN:
+            return False
+        if type(frame) is str:
+            self._protocol.send_text(frame.encode())
+        else:
+            self._protocol.send_binary(frame)  # type: ignore[arg-type]
+        self._write()
+        return True
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._transport is None or self._lost.done():
             return
