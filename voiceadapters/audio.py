@@ -366,8 +366,9 @@ def _clip_ufunc() -> Any:
     saturates in one C call (measured on a 20 ms frame: 1.43 µs for this
     function against 2.1 µs with ``minimum`` and ``maximum``). It is not
     public NumPy API (``numpy._core.umath`` in 2.x, ``numpy.core.umath``
-    before), hence the lookup and the fallback; tests/test_audio.py holds
-    both paths equal."""
+    before), hence the lookup and the fallback to ``minimum``/``maximum``;
+    tests/test_audio.py holds the output bit-identical to ``np.clip`` of
+    the rounded float path, overshoot past full scale included."""
     import importlib
 
     for name in ("numpy._core.umath", "numpy.core.umath"):
