@@ -805,6 +805,8 @@ class Session:
         self._queue = kept
 
     def _enqueue_audio(self, event: AgentAudio) -> None:
+        # The queue's byte budget. Inlined, for the message path, in _enqueue
+        # and _on_audio: a change here goes there too.
         self._queue.append(event)
         queued = self._queued_audio_bytes = self._queued_audio_bytes + len(event.pcm)
         if queued > self._max_audio_bytes:
